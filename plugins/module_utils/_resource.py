@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The compare-and-apply core that every module uses.
+
+A *resource* is a set of kernel objects of one kind in one namespace: the
+routes of a table, the permanent neighbours of a device, one vxlan device.
+Each resource class says how to read the current entries, how to key and
+compare them, which entries it owns, and how to add, update and delete one.
+``converge`` does the rest the same way for all of them:
+
+1. read the current entries;
+2. compare them with the wanted ones (and, with ``purge``, find owned entries
+   that are not wanted);
+3. unless in check mode, apply the changes (deletes, then updates, then adds);
+4. report ``changed``, the actions, and a before/after diff.
+
+Check mode runs steps 1, 2 and 4 only, so its prediction is exact by
+construction: the same comparison decides both.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
+    HAS_PYROUTE2,
+    PYROUTE2_IMPORT_ERROR,
+    Netlink,
+    PodnetError,
+)
+from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
+
+# Options every module has; documented once in the doc fragment openkube.podnet.common.
+COMMON_ARGSPEC = dict(
+    netns=dict(type='str'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+)
+
+
+class Change(object):
+    __slots__ = ('op', 'before', 'after', 'fields')
+
+    def __init__(self, op, before=None, after=None, fields=None):
+        self.op = op  # 'add', 'update' or 'delete'
+        self.before = before
+        self.after = after
+        self.fields = fields or {}
+
+
+class Resource(object):
+    """Base class: subclasses implement read/key and the three writes."""
+
+    #: key in the module result under which the entries after the run are returned
+    result_key = 'entries'
+    #: fields that cannot change in place: a difference there means delete and re-add
+    immutable = ()
+    #: fields compared between current and wanted entries (None in wanted = do not care)
+    compared = ()
+
+    def __init__(self, nl, params, wanted):
+        self.nl = nl
+        self.params = params
+        self.wanted = wanted
+
+    # ---- to implement -------------------------------------------------
+    def read(self):
+        """Current entries in scope, as normalised dicts."""
+        raise NotImplementedError
+
+    def key(self, entry):
+        raise NotImplementedError
+
+    def add(self, entry):
+        raise NotImplementedError
+
+    def delete(self, entry):
+        raise NotImplementedError
+
+    def update(self, current, wanted, fields):
+        """Change ``fields`` of ``current`` in place; by default delete and add."""
+        self.delete(current)
+        self.add(self.merged(current, wanted))
+
+    def describe(self, entry):
+        return ' '.join('%s %s' % (k, v) for k, v in sorted(entry.items()) if v not in (None, False))
+
+    # ---- overridable policy ------------------------------------------
+    def owned(self, entry):
+        """May the collection change or delete this entry? (purge and absent act only on owned ones)"""
+        return True
+
+    def differences(self, current, wanted):
+        return dict(
+            (field, (current.get(field), wanted[field]))
+            for field in self.compared
+            if wanted.get(field) is not None and current.get(field) != wanted[field]
+        )
+
+    def merged(self, current, wanted):
+        entry = dict(current)
+        entry.update((k, v) for k, v in wanted.items() if v is not None)
+        return entry
+
+    def conflict(self, current, wanted, fields):
+        raise PodnetError(
+            '%s exists in %s but is not owned by openkube.podnet (%s); refusing to change it'
+            % (self.describe(current), self.nl.where,
+               ', '.join('%s is %r, wanted %r' % (f, c, w) for f, (c, w) in sorted(fields.items())))
+        )
+
+    # ---- the shared comparison ---------------------------------------
+    def compare(self, current, wanted, state, purge):
+        by_key = dict((self.key(entry), entry) for entry in current)
+        wanted_keys = set()
+        deletes, updates, adds = [], [], []
+        for entry in wanted:
+            key = self.key(entry)
+            wanted_keys.add(key)
+            have = by_key.get(key)
+            if state == 'absent':
+                if have is not None and self.owned(have):
+                    deletes.append(Change('delete', before=have))
+                continue
+            if have is None:
+                adds.append(Change('add', after=entry))
+                continue
+            fields = self.differences(have, entry)
+            if fields:
+                if not self.owned(have):
+                    self.conflict(have, entry, fields)
+                updates.append(Change('update', before=have, after=self.merged(have, entry), fields=fields))
+        if purge and state == 'present':
+            for key, have in by_key.items():
+                if key not in wanted_keys and self.owned(have):
+                    deletes.append(Change('delete', before=have))
+        return deletes + updates + adds
+
+    def apply(self, changes):
+        for change in changes:
+            if change.op == 'delete':
+                self.delete(change.before)
+            elif change.op == 'add':
+                self.add(change.after)
+            elif set(change.fields) & set(self.immutable):
+                self.delete(change.before)
+                self.add(change.after)
+            else:
+                self.update(change.before, change.after, change.fields)
+
+    def action_text(self, change):
+        if change.op == 'delete':
+            return 'delete %s' % self.describe(change.before)
+        if change.op == 'add':
+            return 'add %s' % self.describe(change.after)
+        how = 'recreate' if set(change.fields) & set(self.immutable) else 'update'
+        return '%s %s (%s)' % (how, self.describe(change.after), ', '.join(
+            '%s: %s -> %s' % (f, c, w) for f, (c, w) in sorted(change.fields.items())))
+
+
+def predicted(resource, current, changes):
+    """The entries as they will be after ``changes``: the diff's 'after'."""
+    by_key = dict((resource.key(e), e) for e in current)
+    for change in changes:
+        if change.op == 'delete':
+            by_key.pop(resource.key(change.before), None)
+        else:
+            by_key[resource.key(change.after)] = change.after
+    return list(by_key.values())
+
+
+def _sorted(entries):
+    return sorted(entries, key=lambda e: repr(sorted(e.items())))
+
+
+def converge(resource, wanted, state='present', purge=False, check_mode=False):
+    """Compare and apply; return the module result (without 'diff' formatting)."""
+    current = resource.read() if resource.nl.ipr is not None else []
+    changes = resource.compare(current, wanted, state, purge)
+    if changes and not check_mode:
+        resource.nl.require()
+        resource.apply(changes)
+    after = predicted(resource, current, changes)
+    return dict(
+        changed=bool(changes),
+        actions=[resource.action_text(c) for c in changes],
+        diff=dict(before=_sorted(current), after=_sorted(after)),
+        **{resource.result_key: _sorted(after)}
+    )
+
+
+def missing_pyroute2(module):
+    from ansible.module_utils.basic import missing_required_lib
+    module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+
+
+def run_module(module, resource_cls, wanted_from_params, purge_option=True):
+    """The whole life of a module run: validate, open netlink, converge, report.
+
+    ``wanted_from_params(params)`` validates every option and returns the list
+    of wanted entries; it raises ValidationError before anything is opened.
+    """
+    if not HAS_PYROUTE2:
+        missing_pyroute2(module)
+    params = module.params
+    try:
+        wanted = wanted_from_params(params)
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        with Netlink(params.get('netns')) as nl:
+            result = converge(
+                resource_cls(nl, params, wanted), wanted,
+                state=params.get('state', 'present'),
+                purge=bool(params.get('purge')) if purge_option else False,
+                check_mode=module.check_mode,
+            )
+    except (PodnetError, ValidationError) as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop('diff')
+    module.exit_json(**result)
