@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up everything this repository needs on a fresh Debian 12 machine (idempotent):
+# system packages, a virtual environment in .venv, and the collection made
+# resolvable as openkube.podnet from this checkout (.tmp/collections).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+APT_PKGS="iproute2 util-linux user-mode-linux kmod tcpdump iptables nftables iperf3 procps"
+missing=""
+for p in $APT_PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements.sha
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+  echo "$want" > $stamp
+fi
+
+# openkube.podnet resolves from this checkout (ansible.cfg points collections_path here).
+mkdir -p .tmp/collections/ansible_collections/openkube
+ln -sfn ../../../.. .tmp/collections/ansible_collections/openkube/podnet
+
+# ansible-test bootstraps pip from the network; this stand-in uses ensurepip instead (offline).
+mkdir -p ~/.ansible/test/cache
+cat > ~/.ansible/test/cache/get_pip_24_2.py <<'PYEOF'
+import subprocess, sys
+subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])
+args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
+subprocess.check_call([sys.executable, '-m', 'pip', 'install'] + args)
+PYEOF
+echo "setup: ready (.venv, .tmp/collections)"
