@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 
-APT_PKGS="iproute2 util-linux user-mode-linux kmod tcpdump iptables nftables iperf3 procps"
+APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux kmod tcpdump iptables nftables iperf3 procps"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

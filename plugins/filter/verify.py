@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""verify_matrix: the reachability and encapsulation matrix of the verify role."""
+
+from __future__ import annotations
+
+EXPECTED = {'host-gw': 'none', 'ipip': 'ipip', 'vxlan': 'vxlan'}
+
+
+def _cell(src, dst, src_vars, dst_vars):
+    plan = src_vars['podnet_host_plan']
+    src_ip = plan['pods'][0]['ip']
+    dst_ip = dst_vars['podnet_host_plan']['pods'][0]['ip']
+    answered = False
+    for loop_result in (src_vars.get('__podnet_pings') or {}).get('results', []):
+        if loop_result.get('item', {}).get('ip') != src_ip:
+            continue
+        for r in loop_result.get('results', []):
+            if r['target'] == dst_ip and r['received'] > 0:
+                answered = True
+    seen = [p for p in (dst_vars.get('__podnet_capture') or {}).get('packets', [])
+            if p.get('inner_src') == src_ip and p.get('inner_dst') == dst_ip]
+    mode = plan['mode']
+    want = EXPECTED[mode]
+    problems = []
+    encap = sorted(set(p['encap'] for p in seen))
+    text = '/'.join(encap) or 'nothing captured'
+    if mode == 'vxlan' and seen:
+        vnis = sorted(set(p['vni'] for p in seen if p['encap'] == 'vxlan'))
+        ports = sorted(set(p['port'] for p in seen if p['encap'] == 'vxlan'))
+        text = 'vxlan vni %s udp %s' % (','.join(map(str, vnis)), ','.join(map(str, ports)))
+        if vnis != [plan['vxlan_vni']] or ports != [plan['vxlan_port']]:
+            problems.append('vxlan with vni %s port %s, expected vni %s port %s'
+                            % (vnis, ports, plan['vxlan_vni'], plan['vxlan_port']))
+    if mode == 'ipip' and seen:
+        text = 'ipip (IP proto 4)'
+    if mode == 'host-gw' and seen:
+        text = 'plain IP'
+    if not answered:
+        problems.append('no reply from %s (%s) to %s (%s)' % (dst, dst_ip, src, src_ip))
+    if encap != [want]:
+        problems.append('on %s\'s underlay %s -> %s travelled as %s, expected %s'
+                        % (dst, src_ip, dst_ip, '/'.join(encap) or 'nothing', want))
+    return ('ok ' if not problems else 'FAIL ') + text, problems
+
+
+def verify_matrix(hosts, hostvars):
+    hosts = [h for h in hosts if 'podnet_host_plan' in hostvars[h]]
+    rows, failures = [], []
+    for src in hosts:
+        row = {}
+        for dst in hosts:
+            if src == dst:
+                row[dst] = '-'
+                continue
+            cell, problems = _cell(src, dst, hostvars[src], hostvars[dst])
+            row[dst] = cell
+            failures.extend('%s -> %s: %s' % (src, dst, p) for p in problems)
+        rows.append((src, row))
+    width = max([len(h) for h in hosts] + [len(c) for _s, r in rows for c in r.values()] + [10])
+    mode = hostvars[hosts[0]]['podnet_host_plan']['mode'] if hosts else '?'
+    lines = ['mode %s: source (rows) -> destination (columns)' % mode,
+             ' | '.join(['src \\ dst'.ljust(width)] + [h.ljust(width) for h in hosts])]
+    for src, row in rows:
+        lines.append(' | '.join([src.ljust(width)] + [row[d].ljust(width) for d in hosts]))
+    return dict(lines=lines, failures=failures, matrix=dict(rows), mode=mode)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'verify_matrix': verify_matrix}

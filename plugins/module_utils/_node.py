@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only facts about a node's underlay, for the plan: which device holds the
+node IP, its MTU and prefix, and which peers are on-link (flannel's test for
+'direct': the kernel's route to the peer has no gateway)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+
+ARGSPEC = dict(
+    node_ip=dict(type='str', required=True),
+    dev=dict(type='str'),
+    peers=dict(type='list', elements='str', default=[]),
+)
+
+
+def validate(params):
+    return dict(
+        node_ip=v.ip_address('node_ip', params['node_ip'], 4),
+        dev=v.optional(v.ifname, 'dev', params.get('dev')),
+        peers=[v.ip_address('peers[%d]' % i, p, 4) for i, p in enumerate(params.get('peers') or [])],
+    )
+
+
+def read(nl, wanted):
+    node_ip = wanted['node_ip']
+    found = None
+    addresses = []
+    for msg in nl.call('dump addresses', 'addr', 'dump', family=socket.AF_INET):
+        addr = msg.get_attr('IFA_ADDRESS')
+        addresses.append('%s/%d' % (addr, msg['prefixlen']))
+        if addr == str(node_ip):
+            found = msg
+    if found is None:
+        raise PodnetError('node_ip: %r is not an address of any interface of this host (it has %s)'
+                          % (str(node_ip), ', '.join(addresses) or 'none'))
+    dev = nl.ifname(found['index'])
+    if wanted['dev'] and wanted['dev'] != dev:
+        raise PodnetError('dev: %r does not hold node_ip %s (%s does)' % (wanted['dev'], node_ip, dev))
+    link = nl.get_link(dev)
+    network = ipaddress.ip_interface('%s/%d' % (node_ip, found['prefixlen'])).network
+    onlink = {}
+    for peer in wanted['peers']:
+        try:
+            route = nl.call('route get %s' % peer, 'route', 'get', dst=str(peer))[0]
+            onlink[str(peer)] = route.get_attr('RTA_GATEWAY') is None and route.get_attr('RTA_OIF') == found['index']
+        except PodnetError:
+            onlink[str(peer)] = False  # unreachable: certainly not on-link
+    return dict(
+        underlay_dev=dev,
+        underlay_mtu=link.get_attr('IFLA_MTU'),
+        underlay_network=str(network),
+        onlink=onlink,
+    )

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Probes for verification: ICMP echo from inside a namespace, and a capture of
+what arrives on the underlay, classified by encapsulation. Standard library
+only (raw sockets), so verification needs no ping or tcpdump on the host."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import select
+import socket
+import struct
+import time
+
+CLONE_NEWNET = 0x40000000
+IP_MTU_DISCOVER = 10
+IP_PMTUDISC_DO = 2
+ETH_P_IP = 0x0800
+ETH_P_ALL = 0x0003
+
+
+def enter_netns(name):
+    """Move this process into network namespace /run/netns/<name>."""
+    path = name if name.startswith('/') else os.path.join('/run/netns', name)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, 'setns(%s): %s' % (path, os.strerror(err)))
+    finally:
+        os.close(fd)
+
+
+def _checksum(data):
+    if len(data) % 2:
+        data += b'\0'
+    total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xffff)
+    total += total >> 16
+    return ~total & 0xffff
+
+
+def ping(target, count=3, timeout=1.0, size=56, dont_fragment=False, ident=None):
+    """Send ``count`` echo requests of ``size`` payload bytes; return a result dict:
+    sent, received, error (e.g. 'Message too long'), rtt_ms (list)."""
+    ident = (ident if ident is not None else os.getpid()) & 0xffff
+    result = dict(target=target, sent=0, received=0, error=None, rtt_ms=[], size=size, dont_fragment=dont_fragment)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:
+        if dont_fragment:
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+        for seq in range(1, count + 1):
+            payload = struct.pack('!d', time.time()) + b'\x42' * max(0, size - 8)
+            header = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
+            packet = struct.pack('!BBHHH', 8, 0, _checksum(header + payload), ident, seq) + payload
+            start = time.time()
+            try:
+                sock.sendto(packet, (target, 0))
+            except OSError as exc:
+                result['error'] = os.strerror(exc.errno) if exc.errno else str(exc)
+                if exc.errno == errno.EMSGSIZE:
+                    break
+                continue
+            result['sent'] += 1
+            deadline = start + timeout
+            while True:
+                left = deadline - time.time()
+                if left <= 0 or not select.select([sock], [], [], left)[0]:
+                    break
+                data, addr = sock.recvfrom(65535)
+                ihl = (data[0] & 0x0f) * 4
+                icmp_type, _code, _sum, rid, rseq = struct.unpack('!BBHHH', data[ihl:ihl + 8])
+                if icmp_type == 0 and rid == ident and rseq == seq and addr[0] == target:
+                    result['received'] += 1
+                    result['rtt_ms'].append(round((time.time() - start) * 1000, 3))
+                    break
+    finally:
+        sock.close()
+    return result
+
+
+def classify(frame, vxlan_port):
+    """Classify one Ethernet frame seen on the underlay: returns a dict or None.
+
+    encap is 'ipip' (IP protocol 4), 'vxlan' (UDP to vxlan_port; vni read from
+    the VXLAN header) or 'none' (plain IP); inner_src/inner_dst are the
+    addresses of the innermost IPv4 header carrying ICMP."""
+    if len(frame) < 34 or struct.unpack('!H', frame[12:14])[0] != ETH_P_IP:
+        return None
+    ip = frame[14:]
+    ihl = (ip[0] & 0x0f) * 4
+    proto = ip[9]
+    outer_src, outer_dst = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
+    info = dict(outer_src=outer_src, outer_dst=outer_dst, proto=proto, vni=None, port=None)
+    inner = None
+    if proto == 4:
+        info['encap'] = 'ipip'
+        inner = ip[ihl:]
+    elif proto == 17 and len(ip) >= ihl + 8 + 8 + 14 + 20:
+        dport = struct.unpack('!H', ip[ihl + 2:ihl + 4])[0]
+        if dport != vxlan_port:
+            return None
+        vx = ip[ihl + 8:ihl + 16]
+        info.update(encap='vxlan', port=dport, vni=struct.unpack('!I', vx[4:8])[0] >> 8)
+        eth = ip[ihl + 16:]
+        if struct.unpack('!H', eth[12:14])[0] != ETH_P_IP:
+            return None
+        inner = eth[14:]
+    elif proto == 1:
+        info['encap'] = 'none'
+        inner = ip
+    else:
+        return None
+    if len(inner) < 20 or inner[9] != 1:
+        return None
+    info.update(inner_src=socket.inet_ntoa(inner[12:16]), inner_dst=socket.inet_ntoa(inner[16:20]))
+    return info
+
+
+def capture(dev, seconds, stop_file=None, vxlan_port=8472, limit=10000):
+    """Capture frames arriving on ``dev`` (incoming only) until ``seconds`` pass or
+    ``stop_file`` exists; return the classified observations, de-duplicated with counts."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    seen = {}
+    try:
+        sock.bind((dev, 0))
+        end = time.time() + seconds
+        while time.time() < end and sum(seen.values()) < limit:
+            if stop_file and os.path.exists(stop_file):
+                break
+            ready = select.select([sock], [], [], 0.2)[0]
+            if not ready:
+                continue
+            frame, addr = sock.recvfrom(65535)
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            info = classify(frame, vxlan_port)
+            if info:
+                key = tuple(sorted(info.items()))
+                seen[key] = seen.get(key, 0) + 1
+    finally:
+        sock.close()
+    return [dict(key, packets=n) for key, n in seen.items()]

@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: node_facts
+short_description: Read a node's underlay (device, MTU, prefix) and which peers are on-link
+version_added: 0.1.0
+description:
+  - Finds the interface that holds O(node_ip), its MTU and prefix, and, for every address in O(peers),
+    whether the kernel reaches it directly (a route without gateway through that interface), which is
+    what host routes (host-gw) need.
+  - Reads only; never changes anything. Much cheaper than gathering network facts.
+options:
+  node_ip:
+    description: The node's own IPv4 address on the underlay.
+    type: str
+    required: true
+  dev:
+    description: The underlay device, when known; the module fails if it does not hold O(node_ip).
+    type: str
+  peers:
+    description: Node IPs of the peers to test for on-link reachability.
+    type: list
+    elements: str
+    default: []
+requirements:
+  - pyroute2 >= 0.9 on the managed host
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+author:
+  - openkube.podnet engineers
+'''
+
+EXAMPLES = r'''
+- name: Read the underlay
+  openkube.podnet.node_facts:
+    node_ip: 10.57.4.20
+    peers: [10.57.4.21]
+  register: underlay
+'''
+
+RETURN = r'''
+underlay_dev:
+  description: The device holding the node IP.
+  returned: success
+  type: str
+  sample: eth0
+underlay_mtu:
+  description: Its MTU.
+  returned: success
+  type: int
+  sample: 1500
+underlay_network:
+  description: The node IP's network.
+  returned: success
+  type: str
+  sample: 10.57.4.0/24
+onlink:
+  description: For every peer, whether it is reached without a gateway through the underlay device.
+  returned: success
+  type: dict
+  sample: {"10.57.4.21": true}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import HAS_PYROUTE2, Netlink, PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._node import ARGSPEC, read, validate
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import missing_pyroute2
+from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
+    if not HAS_PYROUTE2:
+        missing_pyroute2(module)
+    try:
+        wanted = validate(module.params)
+        with Netlink() as nl:
+            facts = read(nl, wanted)
+    except (PodnetError, ValidationError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **facts)
+
+
+if __name__ == '__main__':
+    main()
