@@ -48,9 +48,11 @@ def run_module(name, args, check=False, diff=True):
     payload['_ansible_check_mode'] = check
     payload['_ansible_diff'] = diff
     env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    # The arguments go in on stdin: given as argv, ansible-core first stat()s them as a file path,
+    # which fails with ENAMETOOLONG once the JSON has more than 255 bytes without a '/'.
     proc = subprocess.run(
-        [sys.executable, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name,
-         json.dumps({'ANSIBLE_MODULE_ARGS': payload})],
+        [sys.executable, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name],
+        input=json.dumps({'ANSIBLE_MODULE_ARGS': payload}),
         capture_output=True, text=True, env=env, cwd='/',
     )
     try:
@@ -89,3 +91,13 @@ def netns():
     yield make
     for name in made:
         subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
+
+
+@pytest.fixture
+def uml():
+    """``run_in_uml(script, timeout=300, mem='1G', cwd=None, env=None, modules=())`` from
+    tests/uml/harness.py: runs a bash script under User-Mode Linux (kernel 6.1 with ipip).
+    Fails, never skips, when User-Mode Linux is missing (``make setup`` installs it)."""
+    from uml.harness import run_in_uml, uml_available  # tests/ is on sys.path (rootdir conftest)
+    assert uml_available(), 'User-Mode Linux is missing: run make setup (apt package user-mode-linux)'
+    return run_in_uml

@@ -13,7 +13,8 @@ compare them, which entries it owns, and how to add, update and delete one.
 2. compare them with the wanted ones (and, with ``purge``, find owned entries
    that are not wanted);
 3. unless in check mode, apply the changes (deletes, then updates, then adds);
-4. report ``changed``, the actions, and a before/after diff.
+4. report ``changed``, the actions, and a before/after diff (after a real run,
+   ``after`` is read back from the kernel; in check mode it is predicted).
 
 Check mode runs steps 1, 2 and 4 only, so its prediction is exact by
 construction: the same comparison decides both.
@@ -134,13 +135,17 @@ class Resource(object):
                     deletes.append(Change('delete', before=have))
         return deletes + updates + adds
 
+    def recreates(self, change):
+        """Must this update delete and re-add the entry? (by default: an immutable field differs)"""
+        return bool(set(change.fields) & set(self.immutable))
+
     def apply(self, changes):
         for change in changes:
             if change.op == 'delete':
                 self.delete(change.before)
             elif change.op == 'add':
                 self.add(change.after)
-            elif set(change.fields) & set(self.immutable):
+            elif self.recreates(change):
                 self.delete(change.before)
                 self.add(change.after)
             else:
@@ -151,20 +156,30 @@ class Resource(object):
             return 'delete %s' % self.describe(change.before)
         if change.op == 'add':
             return 'add %s' % self.describe(change.after)
-        how = 'recreate' if set(change.fields) & set(self.immutable) else 'update'
+        how = 'recreate' if self.recreates(change) else 'update'
         return '%s %s (%s)' % (how, self.describe(change.after), ', '.join(
             '%s: %s -> %s' % (f, c, w) for f, (c, w) in sorted(change.fields.items())))
 
 
 def predicted(resource, current, changes):
-    """The entries as they will be after ``changes``: the diff's 'after'."""
-    by_key = dict((resource.key(e), e) for e in current)
+    """The entries as they will be after ``changes``: the diff's 'after'.
+
+    Entries are taken out one by one (the very ``before`` of a change), not by key: the kernel
+    can hold several entries with one key (IPv6 routes to fe80::/64 on two devices, with the
+    same table and metric), and collapsing them by key would drop untouched ones from the diff.
+    """
+    after = list(current)
     for change in changes:
-        if change.op == 'delete':
-            by_key.pop(resource.key(change.before), None)
-        else:
-            by_key[resource.key(change.after)] = change.after
-    return list(by_key.values())
+        if change.before is not None:
+            for i, entry in enumerate(after):
+                if entry is change.before:
+                    del after[i]
+                    break
+            else:
+                after = [e for e in after if e != change.before]
+        if change.op != 'delete':
+            after.append(change.after)
+    return after
 
 
 def _sorted(entries):
@@ -175,10 +190,13 @@ def converge(resource, wanted, state='present', purge=False, check_mode=False):
     """Compare and apply; return the module result (without 'diff' formatting)."""
     current = resource.read() if resource.nl.ipr is not None else []
     changes = resource.compare(current, wanted, state, purge)
+    after = predicted(resource, current, changes)
     if changes and not check_mode:
         resource.nl.require()
         resource.apply(changes)
-    after = predicted(resource, current, changes)
+        # Report what the kernel really has now (it fills in values nobody asked for: MTU, MAC, ...).
+        resource.nl.forget_links()
+        after = resource.read()
     return dict(
         changed=bool(changes),
         actions=[resource.action_text(c) for c in changes],

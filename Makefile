@@ -1,0 +1,49 @@
+# One entry point for people and CI. `make test` is what .ci/run and the README call.
+# Stages stop at the first failure; each prints its wall time (scripts/stage.sh).
+SHELL := /bin/bash
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+STAGE := scripts/stage.sh
+PYTEST_ARGS ?=
+
+.PHONY: help setup test lint sanity units integration demo clean
+
+help:
+	@echo "make setup        system packages, .venv, .tmp/collections (scripts/setup.sh)"
+	@echo "make test         setup, lint, sanity, units, integration (stops at the first failure)"
+	@echo "make lint         ansible-lint (production profile), yamllint, antsibull-changelog lint"
+	@echo "make sanity       ansible-test sanity --local --python 3.11 (on a copy of the checkout)"
+	@echo "make units        ansible-test units --local --python 3.11 --requirements"
+	@echo "make integration  pytest tests/integration tests/uml"
+	@echo "make demo         scripts/demo.sh"
+
+setup:
+	@$(STAGE) setup scripts/setup.sh
+
+# Recursive makes so each stage runs in order and the first failure stops the rest.
+test:
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; start=$$(date +%s); rc=0; \
+	for stage in setup lint sanity units integration; do \
+	  STAGE_LOG=$$log $(MAKE) --no-print-directory $$stage || { rc=$$?; break; }; \
+	done; \
+	echo "=== summary (wall time per stage)"; cat $$log; \
+	echo "=== total $$(( $$(date +%s) - start ))s, $$([ $$rc -eq 0 ] && echo passed || echo FAILED)"; \
+	exit $$rc
+
+lint:
+	@$(STAGE) lint bash -c 'set -e; ansible-lint; yamllint -s .; antsibull-changelog lint'
+
+sanity:
+	@$(STAGE) sanity scripts/ansible-test.sh sanity
+
+units:
+	@$(STAGE) units scripts/ansible-test.sh units
+
+integration:
+	@$(STAGE) integration pytest -ra $(PYTEST_ARGS) tests/integration tests/uml
+
+demo:
+	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else echo "make demo: scripts/demo.sh does not exist yet" >&2; exit 1; fi
+
+clean:
+	rm -rf tests/output .pytest_cache
