@@ -39,7 +39,7 @@ attributes:
     support: full
     platforms: posix
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

@@ -38,7 +38,7 @@ attributes:
     support: full
     platforms: posix
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Sends ICMP echo requests from inside the named namespace to every target, in parallel, and reports
     per target how many were answered. Needs no ping binary. Changes nothing.
-  - With O(dont_fragment) and O(size), it checks the path MTU: a packet larger than the namespace's route
+  - With O(dont_fragment) and O(size), it checks the path MTU; a packet larger than the route
     MTU is refused locally with V(Message too long).
 options:
   netns:
@@ -53,7 +53,7 @@ attributes:
     support: full
     platforms: posix
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''
