@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+"""The three modes on the embedded lab, on this machine's kernel (host-gw, vxlan) and
+under User-Mode Linux (ipip, and all three once): converge, verify, a second converge with
+no change, --check with no change, the kernel state read back with `ip -j` / `bridge -j`,
+preflight on the routed lab, and module invocations per host that do not grow with N."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+
+import pytest
+
+from lab import REPO, built_lab, recap
+
+MODES_HERE = ('host-gw', 'vxlan')  # this machine's kernel has no ipip: see test_modes_under_uml
+PROTO = '57'
+
+
+def changed(proc):
+    return dict((h, c['changed']) for h, c in recap(proc.stdout).items())
+
+
+def dump(lab):
+    """Every lab host's kernel state as iproute2 prints it (links, addresses, routes, neighbours, FDB)."""
+    state = {}
+    for name, host in lab.hosts.items():
+        state[name] = dict(
+            links=host.ipj('-d', 'link', 'show'), addrs=host.ipj('addr', 'show'), routes=host.ipj('route', 'show'),
+            neigh=host.ipj('neigh', 'show', 'nud', 'permanent'), fdb=host.bridgej('fdb', 'show'),
+            netns=host.netns_list(),
+        )
+    return state
+
+
+def matrix_lines(proc):
+    out = proc.stdout
+    start = out.index('"mode ')
+    return [line.strip().strip('",') for line in out[start:].splitlines()[:6] if '|' in line or 'mode ' in line]
+
+
+@pytest.fixture(scope='module')
+def lab():
+    with built_lab('inventories/lab', name='modes') as lab:
+        yield lab
+
+
+@pytest.mark.parametrize('mode', MODES_HERE)
+def test_mode_on_the_lab(lab, mode, capsys):
+    first = lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode)
+    assert all(n > 0 for n in changed(first).values()), changed(first)
+
+    verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=' + mode)
+    lines = matrix_lines(verify)
+    expected = {'host-gw': 'ok plain IP', 'vxlan': 'ok vxlan vni 1 udp 8472'}[mode]
+    assert lines[0].startswith('mode %s' % mode)
+    assert sum(line.count(expected) for line in lines) == 2, lines
+    with capsys.disabled():
+        print('\n' + '\n'.join(lines))
+
+    again = lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode)
+    assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+    before = dump(lab)
+    check = lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode, '--check', '--diff')
+    assert set(changed(check).values()) == {0}, check.stdout[-3000:]
+    assert dump(lab) == before
+
+    w2, w3 = lab['worker2'], lab['worker3']
+    routes = dict((r['dst'], r) for r in w2.ipj('route', 'show', 'proto', PROTO))
+    assert routes['192.168.10.10'] == dict(routes['192.168.10.10'], dev='veth-ns1', scope='link')
+    peer = routes['192.168.11.0/24']
+    if mode == 'host-gw':
+        assert (peer['gateway'], peer['dev']) == ('10.57.4.21', 'eth0')
+        assert 'onlink' not in peer.get('flags', [])
+        assert not [link for link in w2.ipj('link', 'show') if link['ifname'].startswith('podnet.')]
+    else:
+        assert (peer['gateway'], peer['dev'], 'onlink' in peer.get('flags', [])) == ('192.168.11.0', 'podnet.vxlan', True)
+        link = w2.ipj('-d', 'link', 'show', 'podnet.vxlan')[0]
+        info = link['linkinfo']['info_data']
+        assert (info['id'], info['port'], info['learning'], info['local'], link['mtu']) == (1, 8472, False, '10.57.4.20', 1450)
+        w3_mac = w3.ipj('link', 'show', 'podnet.vxlan')[0]['address']
+        assert [(n['dst'], n['lladdr']) for n in w2.ipj('neigh', 'show', 'dev', 'podnet.vxlan')] == [('192.168.11.0', w3_mac)]
+        fdb = [(f['mac'], f.get('dst')) for f in w2.bridgej('fdb', 'show', 'dev', 'podnet.vxlan') if f.get('dst')]
+        assert fdb == [(w3_mac, '10.57.4.21')]
+    pod_routes = json.loads(w2.ns_run('ns1', 'ip -j route show', check=True).stdout)
+    assert pod_routes[0]['dst'] == 'default' and pod_routes[0]['gateway'] == '192.168.10.1'
+    assert w2.run('cat /proc/sys/net/ipv4/ip_forward', check=True).stdout.strip() == '1'
+
+
+def test_routed_lab_refuses_host_gw_and_runs_vxlan():
+    with built_lab('inventories/lab-routed', name='routed') as lab:
+        before = dump(lab)
+        refused = lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', check=False)
+        assert refused.returncode != 0
+        assert "podnet_mode 'host-gw' cannot reach" in refused.stdout
+        assert 'ipip or vxlan' in refused.stdout
+        assert dump(lab) == before, 'a refused run changed the kernel'
+
+        lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+        verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
+        lines = matrix_lines(verify)
+        assert sum(line.count('ok vxlan vni 1') for line in lines) == 12, lines  # 4 hosts: 4 x 3 pairs
+
+
+def _invocations(lab, mode, tmp_path):
+    out = tmp_path / ('count-%s.json' % mode)
+    env_before = dict(lab.env)
+    lab.env.update(ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, 'tests', 'callback_plugins'),
+                   ANSIBLE_CALLBACKS_ENABLED='podnet_invocations', PODNET_INVOCATIONS_FILE=str(out))
+    try:
+        lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode)
+    finally:
+        lab.env = env_before
+    return json.loads(out.read_text())
+
+
+def test_invocations_per_host_do_not_grow_with_hosts(tmp_path, capsys):
+    counts = {}
+    for n in (2, 16):
+        with built_lab('inventories/lab-scale', name='scale%d' % n, env={'PODNET_LAB_HOSTS': str(n)}) as lab:
+            for mode in MODES_HERE:
+                per_host = _invocations(lab, mode, tmp_path)
+                assert len(per_host) == n
+                counts[(n, mode)] = sorted(set(per_host.values()))
+    with capsys.disabled():
+        print('\nmodule invocations per host: ' + ', '.join('%s hosts %s: %s' % (n, m, c) for (n, m), c in sorted(counts.items())))
+    for mode in MODES_HERE:
+        assert counts[(2, mode)] == counts[(16, mode)] and len(counts[(2, mode)]) == 1, counts
+
+
+UML_SCRIPT = textwrap.dedent('''\
+    set -e
+    export PATH=/work/main/.venv/bin:$PATH ANSIBLE_NOCOLOR=1
+    cd {repo}
+    trap 'ansible-playbook playbooks/lab.yml -e lab_state=absent -e podnet_lab_name=uml >/dev/null 2>&1 || true' EXIT
+    ansible-playbook playbooks/lab.yml -e podnet_lab_name=uml > /tmp/uml-lab.log
+    for mode in {modes}; do
+      ansible-playbook playbooks/site.yml -e podnet_lab_name=uml -e mode=$mode > /tmp/uml-site.log || {{ tail -50 /tmp/uml-site.log; exit 1; }}
+      ansible-playbook playbooks/verify.yml -e podnet_lab_name=uml -e mode=$mode > /tmp/uml-verify.log || {{ tail -50 /tmp/uml-verify.log; exit 1; }}
+      grep -E '"(mode |src|worker)' /tmp/uml-verify.log
+      if [ $mode = ipip ]; then
+        ansible-playbook playbooks/site.yml -e podnet_lab_name=uml -e mode=$mode > /tmp/uml-again.log
+        grep -E 'worker.+changed=' /tmp/uml-again.log | sed 's/^/again /'
+        nsenter --net=/run/podnet/uml/worker2/net --mount=/run/podnet/uml/worker2/mnt ip -j -d link show podnet.ipip | sed 's/^/ipiplink /'
+        nsenter --net=/run/podnet/uml/worker2/net --mount=/run/podnet/uml/worker2/mnt ip -j route show proto 57 | sed 's/^/ipiproutes /'
+      fi
+    done
+''')
+
+
+def test_modes_under_uml(uml, capsys):
+    """ipip for real (this machine's kernel has none), and all three modes once, inside User-Mode Linux."""
+    result = uml(UML_SCRIPT.format(repo=REPO, modes='ipip host-gw vxlan'), timeout=1500, mem='2G')
+    with capsys.disabled():
+        print('\nUML modes run: %.0f s\n%s' % (result.seconds, '\n'.join(
+            line for line in result.output.splitlines() if 'mode ' in line or '|' in line)))
+    assert result.rc == 0, result.output[-5000:]
+    out = result.output
+    assert out.count('ok ipip (IP proto 4)') == 2, out[-3000:]
+    assert out.count('ok plain IP') == 2, out[-3000:]
+    assert out.count('ok vxlan vni 1 udp 8472') == 2, out[-3000:]
+    again = [line for line in out.splitlines() if line.startswith('again ')]
+    assert again and all('changed=0' in line for line in again), again
+    link = json.loads([line for line in out.splitlines() if line.startswith('ipiplink ')][0][len('ipiplink '):])[0]
+    assert link['linkinfo']['info_kind'] == 'ipip'
+    assert link['linkinfo']['info_data'].get('local') == '10.57.4.20'
+    assert link['linkinfo']['info_data'].get('remote', 'any') in ('any', '0.0.0.0')
+    assert link['mtu'] == 1480
+    routes = json.loads([line for line in out.splitlines() if line.startswith('ipiproutes ')][0][len('ipiproutes '):])
+    peer = [r for r in routes if r['dst'] == '192.168.11.0/24'][0]
+    assert (peer['gateway'], peer['dev'], 'onlink' in peer['flags']) == ('10.57.4.21', 'podnet.ipip', True)
