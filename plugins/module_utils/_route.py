@@ -20,6 +20,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils._resource import C
 
 RTN_UNICAST = 1
 RTNH_F_ONLINK = 4
+IP6_RT_PRIO_USER = 1024  # the metric the kernel gives an IPv6 route added with none
 SCOPES = {'universe': 0, 'site': 200, 'link': 253, 'host': 254}
 SCOPE_NAMES = dict((num, name) for name, num in SCOPES.items())
 TABLE_NAMES = {254: 'main', 255: 'local', 253: 'default'}
@@ -54,12 +55,21 @@ def normalise(name, route):
     if route.get('onlink') and (via is None or dev is None):
         raise v.ValidationError('%s.onlink: an onlink route to %s needs both via and dev' % (name, dst))
     scope = route.get('scope') or ('universe' if via is not None else 'link')
+    metric = v.metric(name + '.metric', route.get('metric') or 0)
+    if dst.version == 6:
+        # The kernel keeps every IPv6 route at scope universe and gives metric 0 its default 1024:
+        # compare with what it will report, or every run would see a difference.
+        if route.get('scope') not in (None, 'universe'):
+            raise v.ValidationError('%s.scope: %r is not possible for IPv6 route %s (IPv6 routes have no scope)'
+                                    % (name, route.get('scope'), dst))
+        scope = 'universe'
+        metric = metric or IP6_RT_PRIO_USER
     return dict(
         dst=str(dst),
         via=str(via) if via is not None else None,
         dev=dev,
         onlink=bool(route.get('onlink')),
-        metric=v.metric(name + '.metric', route.get('metric') or 0),
+        metric=metric,
         table=v.table(name + '.table', route.get('table') if route.get('table') is not None else 'main'),
         scope=scope,
         proto=v.ROUTE_PROTO,
@@ -133,6 +143,13 @@ class RouteTable(Resource):
             request['flags'] = RTNH_F_ONLINK
         return request
 
+    def apply(self, changes):
+        # Every device must exist before the first write, so that a missing one changes nothing.
+        for change in changes:
+            if change.op != 'delete' and change.after.get('dev'):
+                self._request(change.after)
+        super(RouteTable, self).apply(changes)
+
     def add(self, entry):
         self.nl.call('add route %s' % self.describe(entry), 'route', 'add', **self._request(entry))
 
@@ -140,7 +157,9 @@ class RouteTable(Resource):
         self.nl.call('replace route %s' % self.describe(wanted), 'route', 'replace', **self._request(wanted))
 
     def delete(self, entry):
-        request = dict(dst=entry['dst'], table=entry['table'], proto=entry['proto'])
+        # The scope must match too: pyroute2's default (universe) would miss a link-scope route (ESRCH).
+        scope = SCOPES[entry['scope']] if entry['scope'] in SCOPES else int(entry['scope'])
+        request = dict(dst=entry['dst'], table=entry['table'], proto=entry['proto'], scope=scope)
         if entry['metric']:
             request['priority'] = entry['metric']
         self.nl.call('delete route %s' % self.describe(entry), 'route', 'del', **request)

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+"""openkube.podnet.sysctl against the real kernel, inside throwaway namespaces only."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from conftest import four_runs, ipj, run_module, sh
+
+WATCHED = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter',
+           'net.ipv4.ip_local_port_range', 'net.ipv6.conf.all.forwarding')
+
+
+def sysctl(ns, *names):
+    """Values as procps' sysctl prints them inside ``ns`` (iproute2 enters the namespace)."""
+    out = sh('ip', 'netns', 'exec', ns, 'sysctl', '-n', *names)
+    return [' '.join(line.split()) for line in out.splitlines()]
+
+
+def root_values():
+    """The machine's own values of WATCHED, read directly: a run in a namespace must not touch them."""
+    values = []
+    for name in WATCHED:
+        with open('/proc/sys/' + name.replace('.', '/')) as handle:
+            values.append(' '.join(handle.read().split()))
+    return values
+
+
+def test_four_runs(netns):
+    ns = netns()
+    root = root_values()
+    assert sysctl(ns, 'net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter') == ['0', '0']
+    settings = {'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': 2,
+                'net.ipv4.ip_local_port_range': '20000 30000'}
+    first_check, applied, _, again = four_runs('sysctl', dict(netns=ns, settings=settings))
+    assert first_check['changed'] is True
+    assert sorted(first_check['actions']) == [
+        'update net.ipv4.conf.all.rp_filter = 2 (value: 0 -> 2)',
+        'update net.ipv4.ip_forward = 1 (value: 0 -> 1)',
+        'update net.ipv4.ip_local_port_range = 20000 30000 (value: 32768 60999 -> 20000 30000)',
+    ]
+    assert sysctl(ns, 'net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.ip_local_port_range') \
+        == ['1', '2', '20000 30000']
+    assert root_values() == root
+    assert dict(name='net.ipv4.ip_forward', value='0') in applied['diff']['before']
+    assert dict(name='net.ipv4.ip_forward', value='1') in applied['diff']['after']
+    assert again['diff']['before'] == again['diff']['after'] == again['settings']
+
+
+def test_numbers_compare_as_numbers(netns):
+    ns = netns()
+    four_runs('sysctl', dict(netns=ns, settings={'net.ipv4.ip_forward': '01'}))
+    assert sysctl(ns, 'net.ipv4.ip_forward') == ['1']
+
+
+def test_slashed_name_for_an_interface_with_a_dot(netns):
+    ns = netns()
+    sh('ip', '-n', ns, 'link', 'add', 'eth0.10', 'type', 'veth', 'peer', 'name', 'p0')
+    first_check, _, _, _ = four_runs('sysctl', dict(netns=ns, settings={'net/ipv4/conf/eth0.10/rp_filter': '2'}))
+    assert first_check['changed'] is True
+    assert sysctl(ns, 'net/ipv4/conf/eth0.10/rp_filter') == ['2']
+
+
+def test_each_namespace_keeps_its_own_value(netns):
+    a, b = netns(), netns()
+    assert run_module('sysctl', dict(netns=a, settings={'net.ipv4.ip_forward': '1'}))['changed'] is True
+    assert sysctl(a, 'net.ipv4.ip_forward') == ['1']
+    assert sysctl(b, 'net.ipv4.ip_forward') == ['0']
+
+
+def test_check_mode_in_missing_namespace_creates_nothing():
+    missing = 'pnt-missing-%s' % uuid.uuid4().hex[:8]
+    args = dict(netns=missing, settings={'net.ipv4.ip_forward': '1'})
+    root = root_values()
+    result = run_module('sysctl', args, check=True)
+    assert result['changed'] is True
+    assert result['actions'] == ['set net.ipv4.ip_forward = 1 (current value unknown: namespace %s does not exist)'
+                                 % missing]
+    assert missing not in [ns['name'] for ns in ipj(None, 'netns', 'list')]
+    applied = run_module('sysctl', args)
+    assert applied.get('failed') is True and repr(missing) in applied['msg']
+    assert missing not in [ns['name'] for ns in ipj(None, 'netns', 'list')]
+    assert root_values() == root
+
+
+@pytest.mark.parametrize('settings, start', [
+    ({'net.ipv4.no_such_thing': '1'}, "settings['net.ipv4.no_such_thing']: no such kernel parameter"),
+    # the missing one is found before anything is written, so ip_forward stays 0
+    ({'net.ipv4.ip_forward': '1', 'net.ipv4.zzz': '1'}, "settings['net.ipv4.zzz']: no such kernel parameter"),
+    ({'net.ipv4.ip_forward': 'abc'}, "settings['net.ipv4.ip_forward']: the kernel refused value 'abc'"),
+    ({'net.ipv4.ip_forward': True}, "settings['net.ipv4.ip_forward']: True is not a sysctl value"),
+    ({'net.ipv4.ip_forward': ['1']}, "settings['net.ipv4.ip_forward']: ['1'] is not a sysctl value"),
+    ({'net.ipv4.ip_forward': ' '}, "settings['net.ipv4.ip_forward']: ' ' is an empty value"),
+    ({'net..ipv4': '1'}, "settings['net..ipv4']: 'net..ipv4' is not a valid sysctl name"),
+    ({'net.ipv4.conf.*.rp_filter': '1'}, "settings['net.ipv4.conf.*.rp_filter']: 'net.ipv4.conf.*.rp_filter' is not"),
+    ({'ip_forward': '1'}, "settings['ip_forward']: 'ip_forward' is not a valid sysctl name"),
+    ({'net/ipv4/../../kernel/hostname': 'x'}, "settings['net/ipv4/../../kernel/hostname']: 'net/ipv4/../../kernel"),
+    ({'vm.swappiness': '10'}, "settings['vm.swappiness']: 'vm.swappiness' is not a per-namespace parameter"),
+    ({'net.ipv4.ip_forward': '1', 'net/ipv4/ip_forward': '1'}, "settings['net/ipv4/ip_forward']: 'net/ipv4/ip_forward' "
+                                                                "names the same parameter"),
+    ({}, "settings: {} is empty"),
+])
+def test_bad_input(netns, settings, start):
+    ns = netns()
+    before, root = sysctl(ns, *WATCHED), root_values()
+    result = run_module('sysctl', dict(netns=ns, settings=settings))
+    assert result.get('failed') is True, result
+    assert result['msg'].startswith(start), result['msg']
+    assert sysctl(ns, *WATCHED) == before
+    assert root_values() == root
+
+
+def test_state_absent_is_refused(netns):
+    ns = netns()
+    before = sysctl(ns, *WATCHED)
+    result = run_module('sysctl', dict(netns=ns, settings={'net.ipv4.ip_forward': '1'}, state='absent'))
+    assert result.get('failed') is True
+    assert 'state' in result['msg'] and 'absent' in result['msg']
+    assert sysctl(ns, *WATCHED) == before
