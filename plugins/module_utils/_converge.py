@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A host's whole plan converged in one execution, with the per-object resources.
+
+The roles pod/host_gw/ipip/vxlan apply a plan (see _plan.py) one module call
+per table; this applies the same steps, in the same order, inside one Python
+process: the same validation, the same comparison, the same check mode and
+diff, only without one remote execution per step. That is what keeps a
+converge over many hosts close to the cost of a single no-op task per host.
+
+Every step is validated before the first write.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.openkube.podnet.plugins.module_utils import (
+    _address, _fdb, _neighbor, _netns, _route, _sysctl, _tunnel, _veth, _vxlan,
+)
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
+
+PARTS = ('pods', 'mode', 'cleanup')
+
+RESOURCES = {
+    'netns': (_netns, _netns.Namespace),
+    'veth': (_veth, _veth.VethPair),
+    'address': (_address, _address.Addresses),
+    'route': (_route, _route.RouteTable),
+    'sysctl': (_sysctl, _sysctl.Sysctl),
+    'tunnel': (_tunnel, _tunnel.Tunnel),
+    'vxlan': (_vxlan, _vxlan.Vxlan),
+    'neighbor': (_neighbor, _neighbor.NeighborTable),
+    'fdb': (_fdb, _fdb.FdbTable),
+}
+
+
+def with_defaults(spec, given):
+    """Module parameters as AnsibleModule would fill them: defaults, None for the rest."""
+    params = {}
+    for name, option in spec.items():
+        value = given.get(name, option.get('default'))
+        if value is not None and option.get('options') and option.get('type') == 'list':
+            value = [with_defaults(option['options'], item) for item in value]
+        params[name] = value
+    unknown = set(given) - set(spec)
+    if unknown:
+        raise ValueError('unknown options %s' % ', '.join(sorted(unknown)))
+    return params
+
+
+def steps(plan, parts=PARTS):
+    """The plan as an ordered list of (module, arguments): what the roles do task by task."""
+    present = plan['state'] == 'present'
+    todo = []
+    if 'pods' in parts and present:
+        for pod in plan['pods']:
+            todo += [
+                ('netns', dict(name=pod['name'])),
+                ('veth', dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu'])),
+                ('address', dict(dev=pod['host_dev'], addresses=[pod['gateway_address']], purge=True)),
+                ('address', dict(netns=pod['name'], dev=pod['dev'], addresses=[pod['address']], purge=True)),
+                ('route', dict(netns=pod['name'], purge=True, routes=[
+                    dict(dst='default', via=pod['gateway'], dev=pod['dev'], onlink=True)])),
+            ]
+        host_devs = set(p['host_dev'] for p in plan['pods'])
+        todo += [
+            ('route', dict(routes=[r for r in plan['routes'] if r.get('dev') in host_devs])),
+            ('sysctl', dict(settings=plan['sysctl'])),
+        ]
+    if 'mode' in parts and present:
+        if plan.get('ipip'):
+            todo.append(('tunnel', dict(plan['ipip'])))
+        if plan.get('vxlan'):
+            vx = dict(plan['vxlan'])
+            address = vx.pop('address')
+            todo += [
+                ('vxlan', vx),
+                ('address', dict(dev=vx['name'], addresses=[address], purge=True)),
+                ('neighbor', dict(dev=vx['name'], neighbors=plan['neighbors'], purge=True)),
+                ('fdb', dict(dev=vx['name'], entries=plan['fdb'], purge=True)),
+            ]
+        todo.append(('route', dict(routes=plan['routes'], purge=True)))
+    if 'cleanup' in parts:
+        todo += [('tunnel', dict(name=name, state='absent')) for name in plan['absent_devices']['ipip']]
+        todo += [('vxlan', dict(name=name, state='absent')) for name in plan['absent_devices']['vxlan']]
+        if not present:
+            todo.append(('route', dict(routes=[], purge=True)))
+            todo += [('veth', dict(name=pod['host_dev'], state='absent')) for pod in plan['pods']]
+            todo += [('netns', dict(name=pod['name'], state='absent')) for pod in plan['pods']]
+    return todo
+
+
+def run(plan, parts=PARTS, check_mode=False):
+    """Validate every step, then converge them in order. Returns the module result."""
+    prepared = []
+    for module, args in steps(plan, parts):
+        utils, resource_cls = RESOURCES[module]
+        params = with_defaults(utils.ARGSPEC, args)
+        prepared.append((module, params, resource_cls, utils.wanted_from_params(params)))
+    results = []
+    for module, params, resource_cls, wanted in prepared:
+        with Netlink(params.get('netns')) as nl:
+            result = converge(resource_cls(nl, params, wanted), wanted, state=params.get('state') or 'present',
+                              purge=bool(params.get('purge')), check_mode=check_mode)
+        where = ' in %s' % params['netns'] if params.get('netns') else ''
+        results.append(dict(module=module, where=params.get('netns'), changed=result['changed'],
+                            actions=['%s%s: %s' % (module, where, a) for a in result['actions']],
+                            diff=result['diff']))
+    changed_steps = [r for r in results if r['changed']]
+    return dict(
+        changed=bool(changed_steps),
+        actions=[a for r in results for a in r['actions']],
+        steps=[dict(module=r['module'], netns=r['where'], changed=r['changed']) for r in results],
+        diff=[dict(before_header='%s%s' % (r['module'], ' (netns %s)' % r['where'] if r['where'] else ''),
+                   after_header='%s%s' % (r['module'], ' (netns %s)' % r['where'] if r['where'] else ''),
+                   before=r['diff']['before'], after=r['diff']['after']) for r in changed_steps],
+    )

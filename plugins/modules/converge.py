@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: converge
+short_description: Converge a host's whole pod-network plan in one execution
+version_added: 0.1.0
+description:
+  - Applies a plan computed by the filter C(openkube.podnet.host_plan) (pods, forwarding, the mode's device,
+    neighbour and FDB entries, the owned route table, removal of other modes' devices) in one module
+    execution, with exactly the resources, comparison, check mode and diff of the per-object modules
+    M(openkube.podnet.netns), M(openkube.podnet.veth), M(openkube.podnet.address), M(openkube.podnet.route),
+    M(openkube.podnet.sysctl), M(openkube.podnet.tunnel), M(openkube.podnet.vxlan), M(openkube.podnet.neighbor)
+    and M(openkube.podnet.fdb), in the order the roles C(openkube.podnet.pod) and the mode roles run them.
+  - Every step is validated before the first write.
+  - The entry role C(openkube.podnet.podnet) uses it by default (C(podnet_apply=one_call)): one remote execution
+    per host instead of one per table keeps a converge of many hosts near the cost of a single task.
+options:
+  plan:
+    description: The host's plan (the output of the filter C(openkube.podnet.host_plan)).
+    type: dict
+    required: true
+  parts:
+    description:
+      - Which parts of the plan to apply. V(pods) are the namespaces, veth pairs, addresses, pod routes and
+        forwarding; V(mode) the device, neighbour and FDB entries and the owned route table (with purge);
+        V(cleanup) removes the other modes' devices, and everything when the plan's state is absent.
+    type: list
+    elements: str
+    choices: [pods, mode, cleanup]
+    default: [pods, mode, cleanup]
+requirements:
+  - pyroute2 >= 0.9 on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: No netlink write is made; C(changed) is predicted by the same comparison a real run makes.
+  diff_mode:
+    support: full
+    description: One before/after section per step that changes.
+  platform:
+    support: full
+    platforms: posix
+author:
+  - openkube.podnet engineers (@openkube)
+'''
+
+EXAMPLES = r'''
+- name: Apply this host's plan
+  openkube.podnet.converge:
+    plan: "{{ groups['podnet_nodes'] | openkube.podnet.host_plan(hostvars, inventory_hostname, settings, facts) }}"
+'''
+
+RETURN = r'''
+actions:
+  description: What was (or, in check mode, would be) done, one line per object, prefixed by the module.
+  returned: success
+  type: list
+  elements: str
+  sample: ["route: add 192.168.11.0/24 via 10.57.4.21 dev eth0"]
+steps:
+  description: The steps in order, with the module, the namespace and whether it changed something.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{module: netns, netns: null, changed: false}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.openkube.podnet.plugins.module_utils._converge import PARTS, run
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import HAS_PYROUTE2, PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import missing_pyroute2
+from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        plan=dict(type='dict', required=True),
+        parts=dict(type='list', elements='str', choices=list(PARTS), default=list(PARTS)),
+    ), supports_check_mode=True)
+    if not HAS_PYROUTE2:
+        missing_pyroute2(module)
+    try:
+        result = run(module.params['plan'], module.params['parts'], check_mode=module.check_mode)
+    except (PodnetError, ValidationError, KeyError, ValueError) as exc:
+        module.fail_json(msg='%s: %s' % (type(exc).__name__, exc) if isinstance(exc, KeyError) else str(exc))
+    if not module._diff:
+        result.pop('diff')
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

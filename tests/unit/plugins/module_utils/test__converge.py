@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+"""The steps that converge a plan in one execution: order, arguments, and validation of every step."""
+
+from __future__ import annotations
+
+from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _plan
+
+MEMBERS = [
+    ('worker2', {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'}),
+    ('worker3', {'podnet_node_ip': '10.57.4.21', 'podnet_pod_cidr': '192.168.11.0/24'}),
+]
+FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'onlink': {'10.57.4.21': True}}
+
+
+def plan_for(mode, state='present'):
+    return _plan.host_plan(MEMBERS, 'worker2', {'mode': mode, 'state': state}, FACTS)
+
+
+def modules(steps):
+    return [module for module, _args in steps]
+
+
+def test_vxlan_order_is_device_neighbour_fdb_route():
+    steps = _converge.steps(plan_for('vxlan'))
+    assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route', 'route', 'sysctl',
+                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'tunnel']
+    assert steps[-1] == ('tunnel', {'name': 'podnet.ipip', 'state': 'absent'})
+    assert steps[-2][1]['purge'] is True and len(steps[-2][1]['routes']) == 2
+
+
+def test_host_gw_removes_both_tunnels():
+    steps = _converge.steps(plan_for('host-gw'), parts=['cleanup'])
+    assert steps == [('tunnel', {'name': 'podnet.ipip', 'state': 'absent'}),
+                     ('vxlan', {'name': 'podnet.vxlan', 'state': 'absent'})]
+
+
+def test_absent_removes_owned_routes_pods_and_devices():
+    steps = _converge.steps(plan_for('ipip', state='absent'))
+    assert modules(steps) == ['tunnel', 'vxlan', 'route', 'veth', 'netns']
+    assert steps[2][1] == {'routes': [], 'purge': True}
+
+
+def test_every_step_has_valid_module_arguments():
+    for mode in ('host-gw', 'ipip', 'vxlan'):
+        for module, args in _converge.steps(plan_for(mode)):
+            utils, _cls = _converge.RESOURCES[module]
+            utils.wanted_from_params(_converge.with_defaults(utils.ARGSPEC, args))
+
+
+def test_with_defaults_fills_suboptions_and_rejects_unknown():
+    params = _converge.with_defaults(_converge._route.ARGSPEC, {'routes': [{'dst': 'default', 'via': '10.0.0.1'}]})
+    assert params['routes'][0]['metric'] == 0 and params['purge'] is False and params['netns'] is None
+    try:
+        _converge.with_defaults(_converge._route.ARGSPEC, {'rutes': []})
+    except ValueError as exc:
+        assert 'rutes' in str(exc)
+    else:
+        raise AssertionError('unknown option accepted')
