@@ -1,79 +1,19 @@
 # -*- coding: utf-8 -*-
-"""Shared pytest fixtures: throwaway namespaces, running our modules, reading the kernel with iproute2.
+"""Shared pytest fixtures: throwaway namespaces and User-Mode Linux.
 
 Every namespace a test makes is removed at teardown, also when the test fails.
-The kernel's state is read back with `ip -j` / `bridge -j`, never through our own code.
+The helpers the tests import (run_module, four_runs, ipj, bridgej, sh) live in tests/kernel.py:
+a module named conftest would clash with the conftest.py of other test folders.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import uuid
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(REPO, '.tmp', 'collections')
-sys.path.insert(0, COLLECTIONS)
-
-
-def sh(*cmd, check=True, input=None):
-    """Run a command; return its stdout (text)."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, input=input)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s failed (%d): %s' % (' '.join(cmd), proc.returncode, proc.stderr.strip()))
-    return proc.stdout
-
-
-def ipj(netns, *args):
-    """`ip -j` output as data, in namespace ``netns`` (None: the caller's own)."""
-    cmd = ['ip'] + (['-n', netns] if netns else []) + ['-j'] + list(args)
-    out = sh(*cmd)
-    return json.loads(out) if out.strip() else []
-
-
-def bridgej(netns, *args):
-    cmd = ['bridge'] + (['-n', netns] if netns else []) + ['-j'] + list(args)
-    out = sh(*cmd)
-    return json.loads(out) if out.strip() else []
-
-
-def run_module(name, args, check=False, diff=True):
-    """Run module openkube.podnet.<name> the way Ansible does (a Python process reading
-    ANSIBLE_MODULE_ARGS), on this machine; return its JSON result."""
-    payload = dict(args)
-    payload['_ansible_check_mode'] = check
-    payload['_ansible_diff'] = diff
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    # The arguments go in on stdin: given as argv, ansible-core first stat()s them as a file path,
-    # which fails with ENAMETOOLONG once the JSON has more than 255 bytes without a '/'.
-    proc = subprocess.run(
-        [sys.executable, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name],
-        input=json.dumps({'ANSIBLE_MODULE_ARGS': payload}),
-        capture_output=True, text=True, env=env, cwd='/',
-    )
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError('module %s printed no JSON (rc %d): %s %s' % (name, proc.returncode, proc.stdout, proc.stderr))
-
-
-def four_runs(name, args):
-    """check, apply, check again, apply again; asserts the pattern and returns the four results."""
-    first_check = run_module(name, args, check=True)
-    assert not first_check.get('failed'), first_check
-    applied = run_module(name, args)
-    assert not applied.get('failed'), applied
-    assert applied['changed'] == first_check['changed'], (first_check, applied)
-    second_check = run_module(name, args, check=True)
-    assert not second_check.get('failed'), second_check
-    assert second_check['changed'] is False, second_check
-    again = run_module(name, args)
-    assert again['changed'] is False, again
-    return first_check, applied, second_check, again
+from kernel import sh  # tests/ is on sys.path (the folder of this rootdir conftest)
 
 
 @pytest.fixture
@@ -90,7 +30,7 @@ def netns():
 
     yield make
     for name in made:
-        subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
+        subprocess.run(['ip', 'netns', 'del', name], capture_output=True, check=False)
 
 
 @pytest.fixture

@@ -57,10 +57,10 @@ class LabHost(object):
     def run(self, cmd, check=False, input=None, timeout=60):
         """Run ``cmd`` (a shell string or an argv list) inside the host -> CompletedProcess (text)."""
         argv = ['/bin/sh', '-c', cmd] if isinstance(cmd, str) else list(cmd)
-        proc = subprocess.run(self.nsenter() + argv, capture_output=True, text=True, input=input, timeout=timeout)
+        proc = subprocess.run(self.nsenter() + argv, capture_output=True, text=True, input=input, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise AssertionError('%s: %r failed (rc %d): %s' % (self.name, cmd, proc.returncode,
-                                                               (proc.stderr or proc.stdout).strip()))
+                                                                (proc.stderr or proc.stdout).strip()))
         return proc
 
     def _json(self, argv):
@@ -151,7 +151,7 @@ class Lab(object):
     # ---- inventory
     def inventory_data(self):
         proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-inventory'), '-i', self.inventory, '--list'],
-                              capture_output=True, text=True, env=self.env, cwd=REPO)
+                              capture_output=True, text=True, env=self.env, cwd=REPO, check=False)
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
@@ -166,7 +166,7 @@ class Lab(object):
         """A variable as localhost sees it (group_vars/all of the inventory)."""
         proc = subprocess.run([os.path.join(VENV_BIN, 'ansible'), '-i', self.inventory, 'localhost', '-m',
                                'ansible.builtin.debug', '-a', 'var=' + name, '-o'],
-                              capture_output=True, text=True, env=self.env, cwd=REPO)
+                              capture_output=True, text=True, env=self.env, cwd=REPO, check=False)
         out = proc.stdout
         if proc.returncode != 0 or '=>' not in out:
             return default
@@ -183,7 +183,7 @@ class Lab(object):
         """ansible-playbook PLAYBOOK -i <inventory> ARGS -> CompletedProcess; asserts success when ``check``."""
         path = playbook if os.path.isabs(playbook) else os.path.join(REPO, playbook)
         cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', self.inventory, path] + self.extra + list(args)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=REPO, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=REPO, timeout=timeout, check=False)
         if check:
             assert proc.returncode == 0, 'ansible-playbook %s failed (rc %d):\n%s\n%s' % (
                 playbook, proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:])
@@ -192,7 +192,7 @@ class Lab(object):
     def ansible(self, pattern, *args, check=True, timeout=600):
         """ansible PATTERN -i <inventory> ARGS -> CompletedProcess."""
         cmd = [os.path.join(VENV_BIN, 'ansible'), '-i', self.inventory, pattern] + self.extra + list(args)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=REPO, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=REPO, timeout=timeout, check=False)
         if check:
             assert proc.returncode == 0, 'ansible %s %s failed (rc %d):\n%s\n%s' % (
                 pattern, ' '.join(args), proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:])

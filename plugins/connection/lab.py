@@ -20,7 +20,7 @@ description:
   - Supports pipelining.
   - Fails with a clear message when the lab host does not exist (build the lab first with C(playbooks/lab.yml)).
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 extends_documentation_fragment:
   - connection_pipelining
 options:

@@ -41,7 +41,7 @@ options:
     type: str
     default: node
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

@@ -264,10 +264,10 @@ def mounts():
 
 
 def _run(cmd, input=None):
-    proc = subprocess.run(cmd, capture_output=True, text=True, input=input)
+    proc = subprocess.run(cmd, capture_output=True, text=True, input=input, check=False)
     if proc.returncode != 0:
         raise PodnetError('%s failed (rc %d): %s' % (' '.join(cmd[:3]) + ' ...', proc.returncode,
-                                                   (proc.stderr or proc.stdout).strip()))
+                                                     (proc.stderr or proc.stdout).strip()))
     return proc.stdout
 
 
@@ -366,7 +366,7 @@ class Lab(object):
         return os.path.join(self.dir, owner, kind)
 
     def _nsfs_mounted(self, path, table=None):
-        return any(m == path and t == 'nsfs' for m, t, _ in (table if table is not None else mounts()))
+        return any(m == path and t == 'nsfs' for m, t, shared in (table if table is not None else mounts()))
 
     def _record(self, text):
         self.actions.append(text)
@@ -660,9 +660,9 @@ class Lab(object):
         return files
 
     def _unmount_under(self, prefix, include_self=False):
-        targets = [m for m, _, _ in mounts() if m.startswith(prefix + '/') or (include_self and m == prefix)]
+        targets = [m for m, fstype, shared in mounts() if m.startswith(prefix + '/') or (include_self and m == prefix)]
         for target in sorted(set(targets), key=lambda p: (-p.count('/'), p), reverse=False):
-            proc = subprocess.run(['umount', target], capture_output=True, text=True)
+            proc = subprocess.run(['umount', target], capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 _run(['umount', '-l', target])
 
@@ -676,7 +676,7 @@ class Lab(object):
         shutil.rmtree(hdir, ignore_errors=True)
 
     def teardown(self):
-        exists = os.path.isdir(self.dir) or any(m == self.dir or m.startswith(self.dir + '/') for m, _, _ in mounts())
+        exists = os.path.isdir(self.dir) or any(m == self.dir or m.startswith(self.dir + '/') for m, fstype, shared in mounts())
         if exists:
             self._record('remove lab %s (%s)' % (self.topo.name, self.dir))
             if not self.check:
@@ -685,7 +685,7 @@ class Lab(object):
                 if left:
                     raise PodnetError('%d processes in lab %s could not be killed' % (left, self.topo.name))
                 self._unmount_under(self.dir, include_self=True)
-                if any(m == self.dir or m.startswith(self.dir + '/') for m, _, _ in mounts()):
+                if any(m == self.dir or m.startswith(self.dir + '/') for m, fstype, shared in mounts()):
                     raise PodnetError('mounts under %s remain after unmounting' % self.dir)
                 shutil.rmtree(self.dir, ignore_errors=True)
                 try:
@@ -715,4 +715,3 @@ def run(module):
     except (PodnetError, ValidationError, OSError) as exc:
         module.fail_json(msg=str(exc), actions=lab.actions)
     module.exit_json(**result)
-

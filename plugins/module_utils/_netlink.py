@@ -18,6 +18,13 @@ import traceback
 try:
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
+    try:
+        from pyroute2 import config as _pyroute2_config
+        # IPRoute(netns=...) talks to a forked helper and gives up after 2 s by default; on a
+        # loaded host (or under User-Mode Linux) the helper can take longer to start.
+        _pyroute2_config.default_communicate_timeout = max(30, getattr(_pyroute2_config, 'default_communicate_timeout', 0))
+    except ImportError:  # pragma: no cover - older pyroute2 without the setting
+        pass
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib

@@ -41,7 +41,7 @@ options:
     type: bool
     default: false
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

@@ -33,11 +33,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Captures in check mode too; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
   platform:
     support: full
     platforms: posix
+    description: Linux only (raw packet socket).
 author:
   - openkube.podnet engineers (@openkube)
 '''

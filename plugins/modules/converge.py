@@ -17,7 +17,7 @@ description:
     M(openkube.podnet.sysctl), M(openkube.podnet.tunnel), M(openkube.podnet.vxlan), M(openkube.podnet.neighbor)
     and M(openkube.podnet.fdb), in the order the roles C(openkube.podnet.pod) and the mode roles run them.
   - Every step is validated before the first write.
-  - The entry role C(openkube.podnet.podnet) uses it by default (C(podnet_apply=one_call)): one remote execution
+  - The entry role C(openkube.podnet.podnet) uses it by default (C(podnet_apply=one_call)). One remote execution
     per host instead of one per table keeps a converge of many hosts near the cost of a single task.
 options:
   plan:
@@ -45,6 +45,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Linux only (netlink).
 author:
   - openkube.podnet engineers (@openkube)
 '''

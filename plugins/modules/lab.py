@@ -16,7 +16,7 @@ description:
     hidden, C(/sys) belongs to the host's network namespace, and the hostname is the host's name.
   - Each host's C(eth0) is a veth whose peer is a port of the segment's bridge in the switch namespace
     C(/run/podnet/NAME/_switch/net); it gets the node IP with the segment's prefix length.
-  - When a segment has a O(segments[].gateway), a router namespace C(/run/podnet/NAME/_router/net) gets one
+  - When a segment has a C(gateway), a router namespace C(/run/podnet/NAME/_router/net) gets one
     leg per such segment with the gateway address and forwards between them; the hosts of that
     segment get a default route through it.
   - The machine's root network namespace is never changed; veth pairs are created inside the switch
@@ -24,7 +24,7 @@ description:
   - Building is idempotent. Hosts, bridges and router legs that are not in the topology are removed.
   - O(state=absent) kills every process left in the lab's namespaces, unmounts every namespace file and
     removes C(/run/podnet/NAME).
-  - The connection plugin M(openkube.podnet.lab#connection) runs tasks inside a lab host; the role
+  - The connection plugin P(openkube.podnet.lab#connection) runs tasks inside a lab host; the role
     C(openkube.podnet.lab) and the playbook C(playbooks/lab.yml) build the lab from the inventory.
 options:
   name:
@@ -48,7 +48,7 @@ options:
         type: str
         required: true
       segment:
-        description: Name of the host's segment. Omitted, the segment whose O(segments[].cidr) contains O(hosts[].node_ip).
+        description: Name of the host's segment. Omitted, the segment whose C(cidr) contains O(hosts[].node_ip).
         type: str
   segments:
     description:
@@ -72,12 +72,13 @@ attributes:
     description: Reports what would be created, changed or removed, and changes nothing.
   diff_mode:
     support: none
+    description: No diff is returned; RV(actions) lists what was (or would be) done.
   platform:
     support: full
     platforms: posix
     description: Linux only.
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''
@@ -130,7 +131,7 @@ lab:
       elements: dict
       returned: success
     switch: {description: Path of the switch namespace file., type: str, returned: success}
-    router: {description: Path of the router namespace file, or null., type: str, returned: success}
+    router: {description: 'Path of the router namespace file, or null.', type: str, returned: success}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-# This module does not extend openkube.podnet.common: that fragment documents the option
-# netns (act inside a namespace), which this module does not have (see _netns.ARGSPEC), and a
-# fragment's options cannot be removed. State, requirements and attributes are written here.
+# This module extends openkube.podnet.common.state, not openkube.podnet.common: the latter also
+# documents the option netns (act inside a namespace), which this module does not have (see
+# _netns.ARGSPEC).
 DOCUMENTATION = r'''
 module: netns
 short_description: Create or remove a named network namespace
@@ -18,34 +18,18 @@ description:
   - The name is matched exactly. A namespace whose name merely contains, or is contained in,
     O(name) is never taken for it (unlike C(community.general.ip_netns), which matches substrings).
   - Removing a namespace deletes the interfaces that live only in it (a veth end in it takes its peer along).
+extends_documentation_fragment:
+  - openkube.podnet.common.state
 options:
   name:
     description: Name of the namespace, as in C(/run/netns/NAME). No C(/), not C(.) or C(..).
     type: str
     required: true
-  state:
-    description: V(present) makes the namespace exist; V(absent) removes it.
-    type: str
-    choices: [present, absent]
-    default: present
-requirements:
-  - pyroute2 >= 0.9 on the managed host.
-attributes:
-  check_mode:
-    support: full
-    description: Nothing is created or removed; C(changed) is predicted by the same comparison a real run makes.
-  diff_mode:
-    support: full
-    description: Returns the namespace before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Linux only.
 notes:
   - Unlike the other modules of this collection, this one has no C(netns) option, because
     namespaces are always named in the target's own C(/run/netns).
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

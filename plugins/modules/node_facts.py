@@ -32,11 +32,14 @@ requirements:
 attributes:
   check_mode:
     support: full
+    description: Reads in check mode too; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
   platform:
     support: full
     platforms: posix
+    description: Linux only (netlink).
 author:
   - openkube.podnet engineers (@openkube)
 '''

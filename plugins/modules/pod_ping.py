@@ -49,9 +49,11 @@ attributes:
     description: Pings in check mode too; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
   platform:
     support: full
     platforms: posix
+    description: Linux only (network namespaces, raw ICMP socket).
 author:
   - openkube.podnet engineers (@openkube)
 '''

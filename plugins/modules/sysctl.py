@@ -40,7 +40,7 @@ options:
     choices: [present]
     default: present
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

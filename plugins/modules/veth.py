@@ -51,7 +51,7 @@ options:
     type: bool
     default: true
 author:
-  - openkube.podnet engineers
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

@@ -51,7 +51,10 @@ class CallbackModule(CallbackBase):
             self._count(result)
 
     v2_runner_on_ok = _count_task
-    v2_runner_on_failed = lambda self, result, ignore_errors=False: self._count_task(result)  # noqa: E731
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._count_task(result)
+
     v2_runner_item_on_ok = _count
     v2_runner_item_on_failed = _count
 

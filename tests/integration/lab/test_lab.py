@@ -21,7 +21,7 @@ REPO = labkit.REPO
 
 
 def machine_netns():
-    out = subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout
+    out = subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True, check=False).stdout
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
@@ -122,7 +122,7 @@ def test_collection_modules_run_inside_the_host(lab):
         routes = w2.ipj('route', 'show', '192.168.11.0/24')
         assert [(r['gateway'], r['dev']) for r in routes] == [('10.57.4.21', 'eth0')]
         assert lab.hosts['worker3'].ipj('route', 'show', '192.168.11.0/24') == []
-        machine = subprocess.run(['ip', 'route', 'show', '192.168.11.0/24'], capture_output=True, text=True).stdout
+        machine = subprocess.run(['ip', 'route', 'show', '192.168.11.0/24'], capture_output=True, text=True, check=False).stdout
         assert '10.57.4.21' not in machine
     finally:
         lab.ansible('worker2', '-m', 'openkube.podnet.route', '-a', route % ', "state": "absent"', check=False)
@@ -155,7 +155,7 @@ def test_teardown_leaves_nothing(lab_factory):
         time.sleep(0.3)
         files = [os.path.join(h.dir, k) for h in lab.hosts.values() for k in ('net', 'mnt', 'uts')]
         inodes = set(os.stat(f).st_ino for f in files)
-        pids = [int(p) for p in subprocess.run(['pgrep', '-x', 'sleep'], capture_output=True, text=True).stdout.split()
+        pids = [int(p) for p in subprocess.run(['pgrep', '-x', 'sleep'], capture_output=True, text=True, check=False).stdout.split()
                 if os.stat('/proc/%s/ns/uts' % p).st_ino in inodes]
         assert len(pids) == 2
         lab_dir = os.path.dirname(w2.dir)
@@ -192,7 +192,7 @@ def test_routed_topology(lab_factory):
         assert 'ttl=63' in w5.run('ping -c1 -W2 10.57.4.21', check=True).stdout
         assert w3.ping('10.57.5.21') and w4.ping('10.57.4.20')
         # the router does not know the pod ranges: host-gw cannot work across it
-        routes = subprocess.run(['nsenter', '--net=' + router, '--', 'ip', 'route', 'show'], capture_output=True, text=True).stdout
+        routes = subprocess.run(['nsenter', '--net=' + router, '--', 'ip', 'route', 'show'], capture_output=True, text=True, check=False).stdout
         assert '192.168.' not in routes
 
 
@@ -215,7 +215,7 @@ def test_scale_lab_16_hosts(lab_factory):
 def test_scale_inventory_refuses_too_many_hosts():
     env = dict(os.environ, PODNET_LAB_HOSTS='241', ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'))
     proc = subprocess.run([os.path.join(labkit.VENV_BIN, 'ansible-inventory'), '-i', 'inventories/lab-scale',
-                           '--list'], capture_output=True, text=True, env=env, cwd=REPO)
+                           '--list'], capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert 'the scale lab has 1 to 240 hosts' in proc.stdout + proc.stderr
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import four_runs, ipj, run_module, sh
+from kernel import four_runs, ipj, run_module, sh
 
 
 def addrs(ns, dev='d0'):
@@ -23,7 +23,7 @@ def all_addrs(ns):
 
 
 def link_local(ns, dev='d0'):
-    for _ in range(100):
+    for attempt in range(100):
         found = [a for a in addrs(ns, dev) if a[0].startswith('fe80:')]
         if found:
             return found[0]
@@ -44,7 +44,7 @@ def dev(netns):
 
 def test_four_runs(dev):
     args = dict(netns=dev, dev='d0', addresses=['192.168.10.1/24', '10.0.0.5', 'FD00:10::1/64'])
-    first_check, applied, _, again = four_runs('address', args)
+    first_check, applied, second_check, again = four_runs('address', args)
     assert first_check['changed'] is True
     assert sorted(first_check['actions']) == ['add 10.0.0.5/32', 'add 192.168.10.1/24', 'add fd00:10::1/64']
     have = addrs(dev)
@@ -62,7 +62,7 @@ def test_purge_removes_unlisted_but_keeps_link_local(dev):
     sh('ip', '-n', dev, 'addr', 'add', '172.16.0.1/16', 'dev', 'd0')
     sh('ip', '-n', dev, 'addr', 'add', 'fd00:99::9/64', 'dev', 'd0')
     lla = link_local(dev)
-    first_check, applied, _, _ = four_runs('address', dict(netns=dev, dev='d0', addresses=['192.168.10.1/24'], purge=True))
+    first_check, applied, second_check, again = four_runs('address', dict(netns=dev, dev='d0', addresses=['192.168.10.1/24'], purge=True))
     assert sorted(first_check['actions']) == ['add 192.168.10.1/24', 'delete 172.16.0.1/16', 'delete fd00:99::9/64']
     assert addrs(dev) == {('192.168.10.1', 24), lla}
     assert dict(address='172.16.0.1', prefixlen=16, family=4) in applied['diff']['before']
@@ -79,7 +79,7 @@ def test_same_address_other_prefix(dev):
     """IPv4 holds 10.1.0.1/24 and 10.1.0.1/16 side by side; IPv6 holds an address once."""
     sh('ip', '-n', dev, 'addr', 'add', '10.1.0.1/16', 'dev', 'd0')
     sh('ip', '-n', dev, 'addr', 'add', 'fd00:10::1/48', 'dev', 'd0')
-    first_check, _, _, _ = four_runs('address', dict(netns=dev, dev='d0', addresses=['10.1.0.1/24', 'fd00:10::1/64']))
+    first_check, applied, second_check, again = four_runs('address', dict(netns=dev, dev='d0', addresses=['10.1.0.1/24', 'fd00:10::1/64']))
     assert sorted(first_check['actions']) == ['add 10.1.0.1/24', 'add fd00:10::1/64', 'delete fd00:10::1/48']
     have = addrs(dev)
     assert {('10.1.0.1', 16), ('10.1.0.1', 24), ('fd00:10::1', 64)} <= have
@@ -97,8 +97,8 @@ def test_purging_a_primary_keeps_listed_secondaries(dev):
 def test_four_runs_absent(dev):
     sh('ip', '-n', dev, 'addr', 'add', '192.168.10.1/24', 'dev', 'd0')
     sh('ip', '-n', dev, 'addr', 'add', '172.16.0.1/16', 'dev', 'd0')
-    first_check, applied, _, _ = four_runs('address', dict(netns=dev, dev='d0', addresses=['192.168.10.1/24', '10.9.9.9/8'],
-                                                           state='absent'))
+    first_check, applied, second_check, again = four_runs('address', dict(netns=dev, dev='d0', addresses=['192.168.10.1/24', '10.9.9.9/8'],
+                                                                          state='absent'))
     assert first_check['actions'] == ['delete 192.168.10.1/24']
     have = addrs(dev)
     assert ('192.168.10.1', 24) not in have and ('172.16.0.1', 16) in have

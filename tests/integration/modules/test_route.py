@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import four_runs, ipj, run_module, sh
+from kernel import four_runs, ipj, run_module, sh
 
 PEERS = [
     dict(dst='10.2.0.0/24', via='10.1.0.2', dev='d0'),
@@ -46,7 +46,7 @@ def dev(netns):
 
 
 def test_four_runs(dev):
-    first_check, applied, _, again = four_runs('route', dict(netns=dev, routes=PEERS))
+    first_check, applied, second_check, again = four_runs('route', dict(netns=dev, routes=PEERS))
     assert first_check['changed'] is True and len(first_check['actions']) == 5
     main = routes(dev)
     assert main['10.2.0.0/24']['gateway'] == '10.1.0.2' and main['10.2.0.0/24']['dev'] == 'd0'
@@ -68,7 +68,7 @@ def test_four_runs(dev):
 def test_change_in_place(dev):
     assert run_module('route', dict(netns=dev, routes=PEERS[:1]))['changed'] is True
     moved = [dict(PEERS[0], via='10.1.0.9')]
-    first_check, _, _, _ = four_runs('route', dict(netns=dev, routes=moved))
+    first_check, applied, second_check, again = four_runs('route', dict(netns=dev, routes=moved))
     assert first_check['actions'] == ['update 10.2.0.0/24 via 10.1.0.9 dev d0 (via: 10.1.0.2 -> 10.1.0.9)']
     assert routes(dev)['10.2.0.0/24']['gateway'] == '10.1.0.9'
 
@@ -77,7 +77,7 @@ def test_purge_removes_owned_and_keeps_foreign_routes(dev):
     sh('ip', '-n', dev, 'route', 'add', '10.7.0.0/24', 'via', '10.1.0.7', 'proto', 'static')
     sh('ip', '-n', dev, 'route', 'add', '10.8.0.0/24', 'via', '10.1.0.8', 'proto', '57')
     sh('ip', '-n', dev, 'route', 'add', '10.6.0.0/24', 'via', '10.1.0.6')  # proto boot
-    first_check, applied, _, _ = four_runs('route', dict(netns=dev, routes=PEERS[:2], purge=True))
+    first_check, applied, second_check, again = four_runs('route', dict(netns=dev, routes=PEERS[:2], purge=True))
     assert sorted(first_check['actions']) == ['add 10.2.0.0/24 via 10.1.0.2 dev d0', 'add 10.3.0.0/24 dev d0',
                                               'delete 10.8.0.0/24 via 10.1.0.8 dev d0']
     main = routes(dev)
@@ -93,7 +93,7 @@ def test_four_runs_absent(dev):
     assert run_module('route', dict(netns=dev, routes=PEERS))['changed'] is True
     sh('ip', '-n', dev, 'route', 'add', '10.7.0.0/24', 'via', '10.1.0.7', 'proto', 'static')
     gone = PEERS[:2] + [dict(dst='10.7.0.0/24', via='10.1.0.7')]
-    first_check, applied, _, _ = four_runs('route', dict(netns=dev, routes=gone, state='absent'))
+    first_check, applied, second_check, again = four_runs('route', dict(netns=dev, routes=gone, state='absent'))
     assert sorted(first_check['actions']) == ['delete 10.2.0.0/24 via 10.1.0.2 dev d0', 'delete 10.3.0.0/24 dev d0']
     main = routes(dev)
     assert '10.2.0.0/24' not in main and '10.3.0.0/24' not in main

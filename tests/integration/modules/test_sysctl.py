@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import four_runs, ipj, run_module, sh
+from kernel import four_runs, ipj, run_module, sh
 
 WATCHED = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter',
            'net.ipv4.ip_local_port_range', 'net.ipv6.conf.all.forwarding')
@@ -34,7 +34,7 @@ def test_four_runs(netns):
     assert sysctl(ns, 'net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter') == ['0', '0']
     settings = {'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': 2,
                 'net.ipv4.ip_local_port_range': '20000 30000'}
-    first_check, applied, _, again = four_runs('sysctl', dict(netns=ns, settings=settings))
+    first_check, applied, second_check, again = four_runs('sysctl', dict(netns=ns, settings=settings))
     assert first_check['changed'] is True
     assert sorted(first_check['actions']) == [
         'update net.ipv4.conf.all.rp_filter = 2 (value: 0 -> 2)',
@@ -58,7 +58,7 @@ def test_numbers_compare_as_numbers(netns):
 def test_slashed_name_for_an_interface_with_a_dot(netns):
     ns = netns()
     sh('ip', '-n', ns, 'link', 'add', 'eth0.10', 'type', 'veth', 'peer', 'name', 'p0')
-    first_check, _, _, _ = four_runs('sysctl', dict(netns=ns, settings={'net/ipv4/conf/eth0.10/rp_filter': '2'}))
+    first_check, applied, second_check, again = four_runs('sysctl', dict(netns=ns, settings={'net/ipv4/conf/eth0.10/rp_filter': '2'}))
     assert first_check['changed'] is True
     assert sysctl(ns, 'net/ipv4/conf/eth0.10/rp_filter') == ['2']
 
@@ -99,7 +99,7 @@ def test_check_mode_in_missing_namespace_creates_nothing():
     ({'net/ipv4/../../kernel/hostname': 'x'}, "settings['net/ipv4/../../kernel/hostname']: 'net/ipv4/../../kernel"),
     ({'vm.swappiness': '10'}, "settings['vm.swappiness']: 'vm.swappiness' is not a per-namespace parameter"),
     ({'net.ipv4.ip_forward': '1', 'net/ipv4/ip_forward': '1'}, "settings['net/ipv4/ip_forward']: 'net/ipv4/ip_forward' "
-                                                                "names the same parameter"),
+                                                               "names the same parameter"),
     ({}, "settings: {} is empty"),
 ])
 def test_bad_input(netns, settings, start):

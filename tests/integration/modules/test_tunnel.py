@@ -26,7 +26,7 @@ CHECKS = os.path.relpath(os.path.join(HERE, 'uml_tunnel_checks.py'), REPO)
 def collected_checks():
     """The check ids, as collected on this machine (importing the file touches no kernel)."""
     proc = subprocess.run([sys.executable, '-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', CHECKS],
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, check=False)
     ids = [line for line in proc.stdout.splitlines() if '::' in line]
     assert proc.returncode == 0 and ids, proc.stdout + proc.stderr
     return ids

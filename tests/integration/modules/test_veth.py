@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import four_runs, ipj, run_module, sh
+from kernel import four_runs, ipj, run_module, sh
 
 
 def link(ns, name):
@@ -35,7 +35,7 @@ def test_four_runs_peer_in_other_namespace(netns):
     host, pod = netns(), netns()
     args = dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod, mtu=1400,
                 mac='0e:8a:15:00:00:01', peer_mac='0E-8A-15-00-00-02')
-    first_check, applied, _, again = four_runs('veth', args)
+    first_check, applied, second_check, again = four_runs('veth', args)
     assert first_check['changed'] is True
     assert first_check['actions'] == ['add veth-pod peer eth0 in %s' % pod]
     end, peer = link(host, 'veth-pod'), link(pod, 'eth0')
@@ -56,7 +56,7 @@ def test_four_runs_peer_in_other_namespace(netns):
 
 def test_four_runs_both_ends_in_one_namespace(netns):
     ns = netns()
-    first_check, _, _, _ = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
+    first_check, applied, second_check, again = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
     assert first_check['changed'] is True
     a, b = link(ns, 'v-a'), link(ns, 'v-b')
     assert a['link'] == 'v-b' and b['link'] == 'v-a'  # iproute2 names a peer in the same namespace
@@ -70,7 +70,7 @@ def test_mtu_mac_and_up_change_in_place(netns):
     assert run_module('veth', base)['changed'] is True
     index, peer_index = link(host, 'veth-pod')['ifindex'], link(pod, 'eth0')['ifindex']
     args = dict(base, mtu=1280, mac='02:00:00:00:00:0a', peer_mac='02:00:00:00:00:0b', up=False)
-    first_check, applied, _, _ = four_runs('veth', args)
+    first_check, applied, second_check, again = four_runs('veth', args)
     assert first_check['actions'][0].startswith('update veth-pod'), first_check['actions']
     end, peer = link(host, 'veth-pod'), link(pod, 'eth0')
     assert (end['ifindex'], peer['ifindex']) == (index, peer_index)  # not recreated
@@ -85,7 +85,7 @@ def test_peer_is_moved_into_peer_netns(netns):
     host, pod = netns(), netns()
     sh('ip', '-n', host, 'link', 'add', 'veth-pod', 'type', 'veth', 'peer', 'name', 'eth0')
     index = link(host, 'veth-pod')['ifindex']
-    first_check, _, _, _ = four_runs('veth', dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod))
+    first_check, applied, second_check, again = four_runs('veth', dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod))
     assert first_check['actions'][0].startswith('update veth-pod'), first_check['actions']
     assert 'peer_netns: None -> %s' % pod in first_check['actions'][0]
     assert link(host, 'veth-pod')['ifindex'] == index
@@ -105,7 +105,7 @@ def test_peer_is_moved_between_named_namespaces(netns):
 def test_not_a_veth_is_recreated(netns):
     ns = netns()
     sh('ip', '-n', ns, 'link', 'add', 'v-a', 'type', 'bridge')
-    first_check, applied, _, _ = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
+    first_check, applied, second_check, again = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
     assert first_check['actions'][0].startswith('recreate v-a'), first_check['actions']
     assert applied['diff']['before'][0]['kind'] == 'bridge'
     assert link(ns, 'v-a')['linkinfo']['info_kind'] == 'veth'
@@ -115,7 +115,7 @@ def test_not_a_veth_is_recreated(netns):
 def test_other_peer_name_is_recreated(netns):
     ns = netns()
     sh('ip', '-n', ns, 'link', 'add', 'v-a', 'type', 'veth', 'peer', 'name', 'v-old')
-    first_check, _, _, _ = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
+    first_check, applied, second_check, again = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
     assert first_check['actions'][0].startswith('recreate v-a'), first_check['actions']
     assert link(ns, 'v-old') is None
     assert link(ns, 'v-a')['link'] == 'v-b'
@@ -127,13 +127,13 @@ def test_peer_in_unnamed_namespace_is_recreated(netns):
     holder = subprocess.Popen(['unshare', '--net', 'sleep', '60'])  # keeps an unnamed namespace alive
     try:
         own = os.readlink('/proc/self/ns/net')
-        for _ in range(100):
+        for attempt in range(100):
             if os.readlink('/proc/%d/ns/net' % holder.pid) != own:
                 break
             time.sleep(0.05)
         sh('ip', '-n', host, 'link', 'add', 'veth-pod', 'type', 'veth', 'peer', 'name', 'eth0')
         sh('ip', '-n', host, 'link', 'set', 'eth0', 'netns', str(holder.pid))
-        first_check, applied, _, _ = four_runs('veth', dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod))
+        first_check, applied, second_check, again = four_runs('veth', dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod))
         assert first_check['actions'][0].startswith('recreate veth-pod'), first_check['actions']
         assert applied['diff']['before'][0]['peer_netns'].startswith('<unnamed namespace')
         end, peer = link(host, 'veth-pod'), link(pod, 'eth0')
@@ -148,7 +148,7 @@ def test_peer_in_unnamed_namespace_is_recreated(netns):
 def test_four_runs_absent(netns):
     host, pod = netns(), netns()
     assert run_module('veth', dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod))['changed']
-    first_check, applied, _, _ = four_runs('veth', dict(netns=host, name='veth-pod', state='absent'))
+    first_check, applied, second_check, again = four_runs('veth', dict(netns=host, name='veth-pod', state='absent'))
     assert first_check['changed'] is True
     assert link(host, 'veth-pod') is None and link(pod, 'eth0') is None
     assert applied['diff']['before'][0]['peer'] == 'eth0' and applied['diff']['after'] == []

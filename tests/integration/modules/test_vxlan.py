@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from conftest import four_runs, ipj, run_module, sh
+from kernel import four_runs, ipj, run_module, sh
 
 MAC = '0e:8a:15:00:00:21'
 
@@ -56,7 +56,7 @@ def args(ns, **extra):
 
 
 def test_four_runs_create_flannel_style_device(lab):
-    first_check, applied, _, again = four_runs('vxlan', args(lab, mac=MAC.upper()))
+    first_check, applied, second_check, again = four_runs('vxlan', args(lab, mac=MAC.upper()))
     assert first_check['changed'] is True
     assert first_check['actions'] == applied['actions'] == [
         'add vxlan device vx1 vni 1 port 8472 local 10.9.0.1 dev u0 mac %s nolearning up' % MAC]
@@ -72,7 +72,7 @@ def test_four_runs_create_flannel_style_device(lab):
 
 
 def test_create_without_mac_then_idempotent(lab):
-    first_check, applied, _, again = four_runs('vxlan', dict(netns=lab, name='vx2', vni=7, port=4789))
+    first_check, applied, second_check, again = four_runs('vxlan', dict(netns=lab, name='vx2', vni=7, port=4789))
     assert first_check['changed'] is True
     assert first_check['diff']['after'] == [dict(name='vx2', kind='vxlan', vni=7, port=4789, local=None, dev=None,
                                                  learning=False, mac=None, mtu=None, up=True)]
@@ -120,7 +120,7 @@ def test_mtu_mac_and_up_change_in_place(lab):
     run_module('vxlan', args(lab, mac=MAC))
     index = link(lab, 'vx1')['ifindex']
     wanted = args(lab, mac='0e:8a:15:00:00:99', mtu=1400, up=False)
-    first_check, applied, _, _ = four_runs('vxlan', wanted)
+    first_check, applied, second_check, again = four_runs('vxlan', wanted)
     assert first_check['actions'] == applied['actions']
     assert applied['actions'][0].startswith('update vxlan device vx1 ')
     assert 'mtu: 1450 -> 1400' in applied['actions'][0]
@@ -134,7 +134,7 @@ def test_mtu_mac_and_up_change_in_place(lab):
 
 def test_absent(lab):
     run_module('vxlan', args(lab))
-    first_check, applied, _, again = four_runs('vxlan', dict(netns=lab, name='vx1', state='absent'))
+    first_check, applied, second_check, again = four_runs('vxlan', dict(netns=lab, name='vx1', state='absent'))
     assert first_check['changed'] is True
     assert applied['actions'] == ['delete vxlan device vx1 vni 1 port 8472 local 10.9.0.1 dev u0 mac %s mtu 1450 '
                                   'nolearning up' % applied['diff']['before'][0]['mac']]
@@ -170,7 +170,7 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize('bad, option, text', BAD_INPUT, ids=[repr(b) for b, _, _ in BAD_INPUT])
+@pytest.mark.parametrize('bad, option, text', BAD_INPUT, ids=[repr(row[0]) for row in BAD_INPUT])
 def test_bad_input_fails_before_any_change(lab, bad, option, text):
     run_module('vxlan', args(lab, vni=5))
     before = links(lab)

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from conftest import four_runs, ipj, run_module, sh
+from kernel import four_runs, ipj, run_module, sh
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -71,7 +71,7 @@ def args(ns, **extra):
 
 
 def test_four_runs_one_to_many(lab):
-    first_check, applied, _, again = four_runs('tunnel', args(lab))
+    first_check, applied, second_check, again = four_runs('tunnel', args(lab))
     assert first_check['changed'] is True
     assert first_check['actions'] == applied['actions'] == ['add ipip device pt0 local 10.9.0.1 remote any dev u0 up']
     view = kernel_view(link(lab, 'pt0'))
@@ -127,7 +127,7 @@ def test_mtu_and_up_change_in_place(lab):
 
 def test_absent(lab):
     ip_tunnel(lab)
-    first_check, applied, _, again = four_runs('tunnel', dict(netns=lab, name='pt0', state='absent'))
+    first_check, applied, second_check, again = four_runs('tunnel', dict(netns=lab, name='pt0', state='absent'))
     assert first_check['changed'] is True
     assert applied['actions'] == ['delete ipip device pt0 local 10.9.0.1 remote any dev u0 mtu 1480 up']
     assert again['tunnel'] == applied['diff']['after'] == []
@@ -181,7 +181,7 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize('bad, option, text', BAD_INPUT, ids=[repr(b) for b, _, _ in BAD_INPUT])
+@pytest.mark.parametrize('bad, option, text', BAD_INPUT, ids=[repr(row[0]) for row in BAD_INPUT])
 def test_bad_input_fails_before_any_change(lab, bad, option, text):
     ip_tunnel(lab)
     before = links(lab)
