@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAGE := scripts/stage.sh
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint sanity units integration demo clean
+.PHONY: help setup test lint sanity units integration demo clean bench bench-smoke
 
 help:
 	@echo "make setup        system packages, .venv, .tmp/collections (scripts/setup.sh)"
@@ -16,6 +16,8 @@ help:
 	@echo "make units        ansible-test units --local --python 3.11 --requirements"
 	@echo "make integration  pytest tests/integration tests/uml"
 	@echo "make demo         scripts/demo.sh"
+	@echo "make bench        benchmarks/run.py: control plane 2-64 hosts, settings, data plane -> docs/benchmarks/ (20-40 min)"
+	@echo "make bench-smoke  benchmarks/smoke.sh: 2-3 minute benchmark run; checks only that the tables are written"
 
 setup:
 	@$(STAGE) setup scripts/setup.sh
@@ -44,6 +46,12 @@ integration:
 
 demo:
 	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else echo "make demo: scripts/demo.sh does not exist yet" >&2; exit 1; fi
+
+bench:
+	@$(STAGE) bench python benchmarks/run.py $(BENCH_ARGS)
+
+bench-smoke:
+	@$(STAGE) bench-smoke benchmarks/smoke.sh
 
 clean:
 	rm -rf tests/output .pytest_cache
