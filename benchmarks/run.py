@@ -279,7 +279,8 @@ SETTINGS = [
 ]
 
 
-def settings_sweep(ans, n, mode, reps, results, lab_prefix, settings=SETTINGS):
+def settings_sweep(ans, n, mode, reps, results, lab_prefix, settings=None):
+    settings = SETTINGS if settings is None else settings
     out = results.setdefault('settings', {'n': n, 'mode': mode, 'rows': []})
     out.update(n=n, mode=mode)
     lab = ScaleLab(ans, '%s-set' % lab_prefix)
@@ -467,8 +468,8 @@ def main(argv=None):
     results['meta'] = dict(
         date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), smoke=smoke, sections=sections,
         kernel=platform.release(), cpus=os.cpu_count(), python=platform.python_version(),
-        ansible=subprocess.run([os.path.join(VENV_BIN, 'ansible'), '--version'], capture_output=True, text=True).stdout.splitlines()[0],
-        iperf3=subprocess.run(['iperf3', '--version'], capture_output=True, text=True).stdout.splitlines()[0] if shutil.which('iperf3') else None,
+        ansible=subprocess.run([os.path.join(VENV_BIN, 'ansible'), '--version'], capture_output=True, text=True, check=False).stdout.splitlines()[0],
+        iperf3=subprocess.run(['iperf3', '--version'], capture_output=True, text=True, check=False).stdout.splitlines()[0] if shutil.which('iperf3') else None,
         loadavg=open('/proc/loadavg').read().split()[:3],
         command=' '.join(['benchmarks/run.py'] + (argv if argv is not None else sys.argv[1:])),
     )
