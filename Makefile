@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAGE := scripts/stage.sh
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint sanity units integration demo clean bench bench-smoke
+.PHONY: help setup test lint sanity units integration molecule downstream docs demo clean bench bench-smoke
 
 help:
 	@echo "make setup        system packages, .venv, .tmp/collections (scripts/setup.sh)"
@@ -15,6 +15,9 @@ help:
 	@echo "make sanity       ansible-test sanity --local --python 3.11 (on a copy of the checkout)"
 	@echo "make units        ansible-test units --local --python 3.11 --requirements"
 	@echo "make integration  pytest tests/integration tests/uml"
+	@echo "make molecule     molecule scenarios host-gw, vxlan (this kernel), ipip (User-Mode Linux)"
+	@echo "make downstream   build, install and use the collection from a folder outside the repository"
+	@echo "make docs         ansible-doc for every plugin and role, antsibull-docs lint"
 	@echo "make demo         scripts/demo.sh"
 	@echo "make bench        benchmarks/run.py: control plane 2-64 hosts, settings, data plane -> docs/benchmarks/ (20-40 min)"
 	@echo "make bench-smoke  benchmarks/smoke.sh: 2-3 minute benchmark run; checks only that the tables are written"
@@ -25,7 +28,7 @@ setup:
 # Recursive makes so each stage runs in order and the first failure stops the rest.
 test:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; start=$$(date +%s); rc=0; \
-	for stage in setup lint sanity units integration; do \
+	for stage in setup lint sanity units integration molecule downstream docs; do \
 	  STAGE_LOG=$$log $(MAKE) --no-print-directory $$stage || { rc=$$?; break; }; \
 	done; \
 	echo "=== summary (wall time per stage)"; cat $$log; \
@@ -42,7 +45,17 @@ units:
 	@$(STAGE) units scripts/ansible-test.sh units
 
 integration:
-	@$(STAGE) integration pytest -ra $(PYTEST_ARGS) tests/integration tests/uml
+	@$(STAGE) integration pytest -ra $(PYTEST_ARGS) tests/integration tests/uml \
+	  --ignore=tests/integration/molecule --ignore=tests/integration/downstream --ignore=tests/integration/docs
+
+molecule:
+	@$(STAGE) molecule pytest -ra $(PYTEST_ARGS) tests/integration/molecule
+
+downstream:
+	@$(STAGE) downstream pytest -ra $(PYTEST_ARGS) tests/integration/downstream
+
+docs:
+	@$(STAGE) docs pytest -ra $(PYTEST_ARGS) tests/integration/docs
 
 demo:
 	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else echo "make demo: scripts/demo.sh does not exist yet" >&2; exit 1; fi
