@@ -24,7 +24,6 @@ change, with messages that name the host, the variable and the value.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 

@@ -14,8 +14,9 @@ REF = [
 FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'onlink': {'10.57.4.21': True, '10.57.4.20': True}}
 
 
-def plan(mode, host='worker2', members=REF, facts=FACTS, **settings):
-    return _plan.host_plan(members, host, dict(mode=mode, **settings), facts)
+def plan(mode, host='worker2', members=None, facts=None, **settings):
+    return _plan.host_plan(REF if members is None else members, host, dict(mode=mode, **settings),
+                           FACTS if facts is None else facts)
 
 
 def peer_routes(p):
@@ -58,7 +59,7 @@ def test_vxlan_reference():
 def test_vtep_mac_is_stable_unicast_and_local():
     mac = _plan.vtep_mac('10.57.4.20')
     assert mac == _plan.vtep_mac('10.57.4.20') != _plan.vtep_mac('10.57.4.21')
-    first = int(mac.split(':')[0], 16)
+    first = int(mac.split(':', maxsplit=1)[0], 16)
     assert first & 1 == 0 and first & 2 == 2
 
 
