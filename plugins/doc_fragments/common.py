@@ -4,18 +4,33 @@
 
 from __future__ import annotations
 
-# The option state, the requirements and the attributes, written once: STATE serves the modules
-# without a netns option (openkube.podnet.netns), DOCUMENTATION prefixes the option netns to it.
-_STATE_OPTION = r'''
+
+class ModuleDocFragment(object):
+    # The option netns of every netlink module but openkube.podnet.netns; the argument spec beside
+    # it is COMMON_ARGSPEC in plugins/module_utils/_resource.py. Modules extend it together with
+    # openkube.podnet.common.state (ansible-test wants each fragment as one literal string).
+    DOCUMENTATION = r'''
+options:
+  netns:
+    description:
+      - Name of the network namespace on the target (as in C(/run/netns/NAME)) to act in.
+      - Omit to act in the target's own network namespace.
+      - The namespace is never created by this option. When it is missing, check mode
+        predicts from an empty namespace and a real run fails with a clear message
+        (create namespaces with M(openkube.podnet.netns)).
+    type: str
+'''
+
+    # The option state, the requirements and the attributes shared by every netlink module
+    # (openkube.podnet.netns extends only this one: it has no option netns).
+    STATE = r'''
+options:
   state:
     description:
       - V(present) makes the listed objects exist as described; V(absent) removes them.
     type: str
     choices: [present, absent]
     default: present
-'''
-
-_REQUIREMENTS_ATTRIBUTES = r'''
 requirements:
   - pyroute2 >= 0.9 on the managed host (the role C(openkube.podnet.podnet) installs it
     with pip when it is missing; see the README).
@@ -31,24 +46,3 @@ attributes:
     platforms: posix
     description: Linux only.
 '''
-
-_NETNS_OPTION = r'''
-  netns:
-    description:
-      - Name of the network namespace on the target (as in C(/run/netns/NAME)) to act in.
-      - Omit to act in the target's own network namespace.
-      - The namespace is never created by this option. When it is missing, check mode
-        predicts from an empty namespace and a real run fails with a clear message
-        (create namespaces with M(openkube.podnet.netns)).
-    type: str
-'''
-
-
-class ModuleDocFragment(object):
-    # Options and attributes shared by every netlink module (openkube.podnet.common); the argument
-    # spec beside it is COMMON_ARGSPEC in plugins/module_utils/_resource.py.
-    DOCUMENTATION = 'options:' + _NETNS_OPTION.rstrip('\n') + _STATE_OPTION.rstrip('\n') + _REQUIREMENTS_ATTRIBUTES
-
-    # The same without the option netns (openkube.podnet.common.state), for modules that act in the
-    # target's own namespace only, such as openkube.podnet.netns (see _netns.ARGSPEC).
-    STATE = 'options:' + _STATE_OPTION.rstrip('\n') + _REQUIREMENTS_ATTRIBUTES

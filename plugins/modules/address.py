@@ -20,6 +20,7 @@ description:
     (the kernel does that unless C(promote_secondaries) is set), listed ones are added again.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   dev:
     description:

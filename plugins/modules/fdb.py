@@ -22,6 +22,7 @@ description:
   - Several destinations for one MAC (flood lists on the all-zero MAC) are not managed by this module.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   dev:
     description: The vxlan device whose FDB is managed. It must exist when an entry is written.

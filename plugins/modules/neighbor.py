@@ -18,6 +18,7 @@ description:
     entries the kernel learned (reachable, stale, ...) and entries of other devices are never touched.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   dev:
     description: The device whose neighbour table is managed. It must exist when an entry is written.

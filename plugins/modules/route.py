@@ -19,6 +19,7 @@ description:
   - Routes are keyed by table, destination and metric, as the kernel keys them.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   routes:
     description: The routes. All of them are converged in one call.

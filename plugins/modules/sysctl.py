@@ -22,6 +22,7 @@ description:
     namespace is deleted.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   settings:
     description:

@@ -23,6 +23,7 @@ description:
   - IPv4 only (ipip has no IPv6). The kernel needs the C(ipip) module.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   name:
     description:

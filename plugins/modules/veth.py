@@ -22,6 +22,7 @@ description:
     of another kind named O(name) is left alone.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   name:
     description: Name of the end that stays in O(netns). At most 15 bytes.

@@ -24,6 +24,7 @@ description:
     O(state=present) the module fails and names its kind; with O(state=absent) it is left alone.
 extends_documentation_fragment:
   - openkube.podnet.common
+  - openkube.podnet.common.state
 options:
   name:
     description: Name of the vxlan device (at most 15 bytes).
