@@ -8,12 +8,18 @@ a module named conftest would clash with the conftest.py of other test folders.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import uuid
 
 import pytest
 
-from kernel import sh  # tests/ is on sys.path (the folder of this rootdir conftest)
+# tests/ on sys.path for the helper modules (kernel, lab): pytest puts it there itself, but
+# ansible-test units loads this file through the collection loader.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kernel import sh  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture
