@@ -30,9 +30,10 @@ reporting an exit status (kernel panic, init failure); its message carries the c
 
 What the guest looks like
 -------------------------
-* PID 1 is a generated init script (bash). It mounts proc, sysfs, and tmpfs on ``/run``,
-  ``/dev/shm`` and ``/tmp``: anything the script writes there (``ip netns`` files, Ansible's
-  temporary files) lives in guest memory and vanishes with it. ``HOME`` is ``/tmp/home``.
+* PID 1 is a generated init script (bash). It mounts proc, sysfs, and tmpfs on ``/run`` and
+  ``/dev/shm``: anything the script writes there (``ip netns`` files, Ansible's temporary files
+  under ``HOME=/run/home`` and ``TMPDIR=/run/tmp``) lives in guest memory and vanishes with it.
+  ``/tmp`` is left as it is: a checkout under /tmp (CI clones there) must stay visible.
   Everything else is the machine's real file system (hostfs, read-write): be careful.
 * Modules come from ``/usr/lib/uml/modules/$(uname -r)`` through a module tree under
   ``/run/mr`` (this machine has no ``/lib/modules``); ipip, veth, vxlan, bridge, dummy, tun,
@@ -74,8 +75,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-export HOME=/tmp/home TMPDIR=/tmp
+mkdir -p -m 1777 /run/tmp && mkdir -p /run/home
+export HOME=/run/home TMPDIR=/run/tmp
 mkdir -p "$HOME"
 # No /lib/modules on this machine: a module tree in tmpfs points at the UML modules.
 KVER=$(uname -r)

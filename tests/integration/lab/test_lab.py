@@ -224,13 +224,13 @@ UML_SCRIPT = r'''
 set -e
 export ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_NOCOLOR=1
 A=.venv/bin/ansible-playbook
-$A playbooks/lab.yml -e podnet_lab_name=uml >/tmp/build.log || { cat /tmp/build.log; exit 10; }
+$A playbooks/lab.yml -e podnet_lab_name=uml >$TMPDIR/build.log || { cat $TMPDIR/build.log; exit 10; }
 W2="nsenter --net=/run/podnet/uml/worker2/net --mount=/run/podnet/uml/worker2/mnt --uts=/run/podnet/uml/worker2/uts --"
 echo "hostname=$($W2 hostname)"
 $W2 ping -c1 -W5 10.57.4.21 >/dev/null && echo "underlay ping ok"
 $W2 ip netns add ns1 && $W2 ip link add t0 type ipip local 10.57.4.20 && echo "ipip in worker2 ok"
 $W2 ip netns list
-$A playbooks/lab.yml -e podnet_lab_name=uml -e lab_state=absent >/tmp/down.log || { cat /tmp/down.log; exit 11; }
+$A playbooks/lab.yml -e podnet_lab_name=uml -e lab_state=absent >$TMPDIR/down.log || { cat $TMPDIR/down.log; exit 11; }
 grep -c podnet /proc/mounts || true
 ls /run/podnet 2>&1 || true
 echo done

@@ -63,7 +63,7 @@ def test_scenario(scenario, tmp_path, capsys):
 
 
 UML_SCRIPT = '''\
-export PATH={venv_bin}:$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 MOLECULE_EPHEMERAL_DIRECTORY=/tmp/molecule-ipip
+export PATH={venv_bin}:$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 MOLECULE_EPHEMERAL_DIRECTORY=/run/tmp/molecule-ipip
 cd {repo}
 # This User-Mode Linux kernel has no nf_tables for IPv4 (`nft add table ip t` fails with EOPNOTSUPP):
 # the role's encapsulation filter takes the legacy iptables backend there (podnet_iptables).
