@@ -194,8 +194,10 @@ def test_modes_under_uml(uml, capsys):
     for mode, wire in WIRE.items():
         assert 'ping-%s 3 packets transmitted, 3 received' % mode in out, out[-3000:]
         captured = [line for line in out.splitlines() if line.startswith('cap-%s ' % mode)]
-        assert len(captured) == 2 and all(wire in line for line in captured), captured
-    assert 'instance 1' in ' '.join(line for line in out.splitlines() if line.startswith('cap-vxlan '))  # VNI 1
+        assert sum(wire in line for line in captured) == 2, captured  # tcpdump -c 2: two echo requests
+        assert sum('192.168.10.10 > 192.168.11.10: ICMP echo request' in line for line in captured) == 2, captured
+    vxlan = [line for line in out.splitlines() if line.startswith('cap-vxlan ') and 'OTV' in line]
+    assert all('instance 1' in line for line in vxlan), vxlan  # VNI 1 (tcpdump calls port 8472 OTV)
     again = [line for line in out.splitlines() if line.startswith('again ')]
     assert again and all('changed=0' in line for line in again), again
     link = json.loads([line for line in out.splitlines() if line.startswith('ipiplink ')][0][len('ipiplink '):])[0]
