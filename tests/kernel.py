@@ -38,9 +38,10 @@ def bridgej(netns, *args):
     return json.loads(out) if out.strip() else []
 
 
-def run_module(name, args, check=False, diff=True):
+def run_module(name, args, check=False, diff=True, prefix=()):
     """Run module openkube.podnet.<name> the way Ansible does (a Python process reading
-    ANSIBLE_MODULE_ARGS), on this machine; return its JSON result."""
+    ANSIBLE_MODULE_ARGS), on this machine; return its JSON result. ``prefix`` runs it under a
+    command, for example ``('ip', 'netns', 'exec', ns)`` for a module that acts on "its own" namespace."""
     payload = dict(args)
     payload['_ansible_check_mode'] = check
     payload['_ansible_diff'] = diff
@@ -48,7 +49,7 @@ def run_module(name, args, check=False, diff=True):
     # The arguments go in on stdin: given as argv, ansible-core first stat()s them as a file path,
     # which fails with ENAMETOOLONG once the JSON has more than 255 bytes without a '/'.
     proc = subprocess.run(
-        [sys.executable, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name],
+        list(prefix) + [sys.executable, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name],
         input=json.dumps({'ANSIBLE_MODULE_ARGS': payload}),
         capture_output=True, text=True, env=env, cwd='/', check=False,
     )

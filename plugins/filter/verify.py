@@ -8,6 +8,14 @@ from __future__ import annotations
 EXPECTED = {'host-gw': 'none', 'ipip': 'ipip', 'vxlan': 'vxlan'}
 
 
+def expected_encap(plan, dst):
+    """How ``plan``'s host reaches peer ``dst``: 'none', 'ipip' or 'vxlan' (per peer in crosssubnet)."""
+    for peer in plan.get('peers', []):
+        if peer['name'] == dst and peer.get('encap'):
+            return peer['encap']
+    return EXPECTED.get(plan['mode'], plan.get('encap'))
+
+
 def _cell(src, dst, src_vars, dst_vars):
     plan = src_vars['podnet_host_plan']
     src_ip = plan['pods'][0]['ip']
@@ -21,21 +29,20 @@ def _cell(src, dst, src_vars, dst_vars):
                 answered = True
     seen = [p for p in (dst_vars.get('__podnet_capture') or {}).get('packets', [])
             if p.get('inner_src') == src_ip and p.get('inner_dst') == dst_ip]
-    mode = plan['mode']
-    want = EXPECTED[mode]
+    want = expected_encap(plan, dst)
     problems = []
     encap = sorted(set(p['encap'] for p in seen))
     text = '/'.join(encap) or 'nothing captured'
-    if mode == 'vxlan' and seen:
+    if encap == ['vxlan']:
         vnis = sorted(set(p['vni'] for p in seen if p['encap'] == 'vxlan'))
         ports = sorted(set(p['port'] for p in seen if p['encap'] == 'vxlan'))
         text = 'vxlan vni %s udp %s' % (','.join(map(str, vnis)), ','.join(map(str, ports)))
         if vnis != [plan['vxlan_vni']] or ports != [plan['vxlan_port']]:
             problems.append('vxlan with vni %s port %s, expected vni %s port %s'
                             % (vnis, ports, plan['vxlan_vni'], plan['vxlan_port']))
-    if mode == 'ipip' and seen:
+    if encap == ['ipip']:
         text = 'ipip (IP proto 4)'
-    if mode == 'host-gw' and seen:
+    if encap == ['none']:
         text = 'plain IP'
     if not answered:
         problems.append('no reply from %s (%s) to %s (%s)' % (dst, dst_ip, src, src_ip))

@@ -15,7 +15,7 @@ Every step is validated before the first write.
 from __future__ import annotations
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _fdb, _neighbor, _netns, _route, _sysctl, _tunnel, _veth, _vxlan,
+    _address, _fdb, _firewall, _neighbor, _netns, _route, _sysctl, _tunnel, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
@@ -32,6 +32,7 @@ RESOURCES = {
     'vxlan': (_vxlan, _vxlan.Vxlan),
     'neighbor': (_neighbor, _neighbor.NeighborTable),
     'fdb': (_fdb, _fdb.FdbTable),
+    'firewall': (_firewall, _firewall.Firewall),
 }
 
 
@@ -64,13 +65,16 @@ def steps(plan, parts=PARTS):
                     dict(dst='default', via=pod['gateway'], dev=pod['dev'], onlink=True)])),
             ]
         host_devs = set(p['host_dev'] for p in plan['pods'])
-        todo += [
-            ('route', dict(routes=[r for r in plan['routes'] if r.get('dev') in host_devs])),
-            ('sysctl', dict(settings=plan['sysctl'])),
-        ]
+        if 'mode' not in parts:  # otherwise the mode's route table (with purge) holds the pod routes too
+            todo.append(('route', dict(routes=[r for r in plan['routes'] if r.get('dev') in host_devs])))
     if 'mode' in parts and present:
         if plan.get('ipip'):
-            todo.append(('tunnel', dict(plan['ipip'])))
+            tun = dict(plan['ipip'])
+            address = tun.pop('address')
+            todo += [
+                ('tunnel', tun),
+                ('address', dict(dev=tun['name'], addresses=[address], purge=True)),
+            ]
         if plan.get('vxlan'):
             vx = dict(plan['vxlan'])
             address = vx.pop('address')
@@ -81,13 +85,23 @@ def steps(plan, parts=PARTS):
                 ('fdb', dict(dev=vx['name'], entries=plan['fdb'], purge=True)),
             ]
         todo.append(('route', dict(routes=plan['routes'], purge=True)))
+        if plan.get('firewall'):
+            todo.append(('firewall', dict(plan['firewall'])))
     if 'cleanup' in parts:
         todo += [('tunnel', dict(name=name, state='absent')) for name in plan['absent_devices']['ipip']]
         todo += [('vxlan', dict(name=name, state='absent')) for name in plan['absent_devices']['vxlan']]
         if not present:
+            if plan.get('firewall'):
+                todo.append(('firewall', dict(plan['firewall'], chains=[], purge=True)))
             todo.append(('route', dict(routes=[], purge=True)))
             todo += [('veth', dict(name=pod['host_dev'], state='absent')) for pod in plan['pods']]
             todo += [('netns', dict(name=pod['name'], state='absent')) for pod in plan['pods']]
+    if (present and 'mode' in parts) or (not present and 'cleanup' in parts):
+        # Last, once the other modes' devices are gone: ip_forward and the devices' rp_filter, with
+        # purge, so what an earlier mode (or run) changed and no longer wants gets its old value back.
+        removed = plan['absent_devices']['ipip'] + plan['absent_devices']['vxlan'] if 'cleanup' in parts else []
+        todo.append(('sysctl', dict(settings=dict(plan['sysctl'], **plan.get('device_sysctl') or {}), purge=True,
+                                    removed_devices=removed)))
     return todo
 
 

@@ -2,8 +2,10 @@
 # Copyright (c) openkube.podnet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read-only facts about a node's underlay, for the plan: which device holds the
-node IP, its MTU and prefix, and which peers are on-link (flannel's test for
-'direct': the kernel's route to the peer has no gateway)."""
+node IP, its MTU and prefix, which peers are on-link (flannel's test for
+'direct': the kernel's route to the peer has no gateway), and the host's links
+with their kind (and, for vxlan and ipip devices, what they listen on), so the
+plan can refuse a device name, VNI or port that something else already uses."""
 
 from __future__ import annotations
 
@@ -53,8 +55,27 @@ def read(nl, wanted):
         except PodnetError:
             onlink[str(peer)] = False  # unreachable: certainly not on-link
     return dict(
+        links=links(nl),
         underlay_dev=dev,
         underlay_mtu=link.get_attr('IFLA_MTU'),
         underlay_network=str(network),
         onlink=onlink,
     )
+
+
+def links(nl):
+    """{name: {kind, and for vxlan vni/port, for ipip local/remote}} of every link of the host."""
+    found = {}
+    for msg in nl.call('dump links', 'link', 'dump'):
+        name = msg.get_attr('IFLA_IFNAME')
+        info = msg.get_attr('IFLA_LINKINFO')
+        kind = info.get_attr('IFLA_INFO_KIND') if info is not None else None
+        data = info.get_attr('IFLA_INFO_DATA') if info is not None else None
+        entry = dict(kind=kind)
+        if kind == 'vxlan' and data is not None:
+            entry.update(vni=data.get_attr('IFLA_VXLAN_ID'), port=data.get_attr('IFLA_VXLAN_PORT'))
+        elif kind == 'ipip' and data is not None:
+            entry.update(local=data.get_attr('IFLA_IPIP_LOCAL') or '0.0.0.0',
+                         remote=data.get_attr('IFLA_IPIP_REMOTE') or '0.0.0.0')
+        found[name] = entry
+    return found

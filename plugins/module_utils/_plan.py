@@ -10,12 +10,20 @@ underlay device, MTU, which peers are on-link). Output: plain data that the
 roles hand to the modules, one call per table:
 
     pods        namespaces, veth pairs, addresses, the pod's default route
-    sysctl      net.ipv4.ip_forward and friends
+    sysctl      net.ipv4.ip_forward (set with purge: what the collection changed and no longer
+                wants goes back to its value from before, see the sysctl module's ledger)
     routes      the host's whole table of owned routes (pods + peers), for purge
     ipip/vxlan  the tunnel device of the mode (None otherwise)
-    neighbors   vxlan: permanent neighbour entries, one per peer
-    fdb         vxlan: FDB entries, one per peer
+    device_sysctl  per-device settings of the tunnel device (rp_filter), set once it exists
+    neighbors   vxlan: permanent neighbour entries, one per tunnelled peer
+    fdb         vxlan: FDB entries, one per tunnelled peer
+    firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only)
     absent      devices of the other modes, to remove
+
+Mode ``crosssubnet`` (Calico CrossSubnet, flannel DirectRouting) is host-gw for
+the peers whose node IP lies in the host's own underlay prefix and the tunnel
+of ``crosssubnet_encap`` (vxlan or ipip) for the others; every peer entry of
+the plan says how it is reached (``encap``: none, ipip or vxlan).
 
 Validation of the whole cluster (preflight) happens here too, before any
 change, with messages that name the host, the variable and the value.
@@ -27,9 +35,14 @@ import hashlib
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 
-MODES = ('host-gw', 'ipip', 'vxlan')
-#: bytes of encapsulation per mode: outer IPv4 (20); + UDP 8 + VXLAN 8 + inner Ethernet 14
-OVERHEAD = {'host-gw': 0, 'ipip': 20, 'vxlan': 50}
+MODES = ('host-gw', 'ipip', 'vxlan', 'crosssubnet')
+CROSSSUBNET_ENCAPS = ('vxlan', 'ipip')
+#: bytes of encapsulation per encapsulation: outer IPv4 (20); + UDP 8 + VXLAN 8 + inner Ethernet 14
+OVERHEAD = {'host-gw': 0, 'none': 0, 'ipip': 20, 'vxlan': 50}
+#: rp_filter on the tunnel device: 2 = loose (see device_sysctl in host_plan)
+TUNNEL_RP_FILTER = '2'
+FORWARD_CHAIN = 'PODNET-FORWARD'
+INPUT_CHAIN = 'PODNET-INPUT'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
 GATEWAY_OFFSET = 1  # the host side of every pod's veth holds .1/32: the pod's gateway
 
@@ -42,6 +55,10 @@ DEFAULTS = dict(
     ipip_dev='podnet.ipip',
     pods=[{'name': 'ns1'}],
     mtu=None,
+    crosssubnet_encap='vxlan',
+    encap_filter=True,
+    forward_accept=True,
+    iptables='iptables',
 )
 
 
@@ -90,6 +107,16 @@ def normalise_settings(host, raw):
     s['vxlan_port'] = _check(host, 'podnet_vxlan_port', v.port, s['vxlan_port'])
     if s['mtu'] is not None:
         s['mtu'] = _check(host, 'podnet_mtu', v.mtu, s['mtu'])
+    if s['crosssubnet_encap'] not in CROSSSUBNET_ENCAPS:
+        _host_fail(host, 'podnet_crosssubnet_encap', s['crosssubnet_encap'],
+                   'is not an encapsulation for crosssubnet: choose one of %s' % ', '.join(CROSSSUBNET_ENCAPS))
+    for key in ('encap_filter', 'forward_accept'):
+        value = s[key]
+        if isinstance(value, str) and value.lower() in ('true', 'false', 'yes', 'no', '1', '0'):
+            value = value.lower() in ('true', 'yes', '1')
+        if not isinstance(value, bool):
+            _host_fail(host, 'podnet_' + key, s[key], 'must be a boolean (true or false)')
+        s[key] = value
     if not isinstance(s['pods'], list) or not s['pods']:
         _host_fail(host, 'podnet_pods', s['pods'], 'must be a non-empty list of pods ({name: ns1})')
     return s
@@ -175,52 +202,160 @@ def host_plan(members, host, raw_settings, facts):
     mode = settings['mode']
     underlay = _check(host, 'podnet_underlay_dev', v.ifname, facts.get('underlay_dev'))
     underlay_mtu = int(facts.get('underlay_mtu') or 1500)
-    mtu = settings['mtu'] or underlay_mtu - OVERHEAD[mode]
-    if mtu > underlay_mtu - OVERHEAD[mode]:
+    # the encapsulation of the tunnel the mode uses ('none' for host-gw)
+    encap = {'host-gw': 'none', 'crosssubnet': settings['crosssubnet_encap']}.get(mode, mode)
+    overhead = OVERHEAD[encap]
+    mtu = settings['mtu'] or underlay_mtu - overhead
+    if mtu > underlay_mtu - overhead:
         _host_fail(host, 'podnet_mtu', mtu, 'is too large for %s over %s (MTU %d): at most %d'
-                   % (mode, underlay, underlay_mtu, underlay_mtu - OVERHEAD[mode]))
+                   % (mode, underlay, underlay_mtu, underlay_mtu - overhead))
     if mtu < 576:
         _host_fail(host, 'podnet_mtu', mtu, 'is too small: the underlay MTU %d leaves less than 576 bytes for %s'
                    % (underlay_mtu, mode))
 
+    onlink = facts.get('onlink') or {}
     if mode == 'host-gw':
-        onlink = facts.get('onlink') or {}
         for peer in peers:
             if not onlink.get(peer['node_ip'], False):
                 raise PlanError(
                     "%s: podnet_mode 'host-gw' cannot reach %s (podnet_node_ip %s): it is not on-link from %s's %s, "
                     "so a router between them would drop the pod packets. Use podnet_mode ipip or vxlan, which work "
-                    "wherever the hosts can reach each other." % (host, peer['name'], peer['node_ip'], host, underlay))
+                    "wherever the hosts can reach each other, or crosssubnet." % (
+                        host, peer['name'], peer['node_ip'], host, underlay))
+    peer_encap = {}
+    if mode == 'crosssubnet':
+        if not facts.get('underlay_network'):
+            raise PlanError("%s: podnet_mode 'crosssubnet' needs the underlay prefix of %s (node_facts "
+                            "underlay_network), and it was not read" % (host, underlay))
+        prefix = _check(host, 'underlay_network', v.ip_network, facts['underlay_network'], 4)
+        for peer in peers:
+            direct = peer['_ip'] in prefix
+            if direct and not onlink.get(peer['node_ip'], False):
+                raise PlanError(
+                    "%s: podnet_mode 'crosssubnet': peer %s (podnet_node_ip %s) is inside %s's underlay prefix %s "
+                    "but not on-link from %s, so a direct route to its pods would not work"
+                    % (host, peer['name'], peer['node_ip'], host, prefix, underlay))
+            peer_encap[peer['name']] = 'none' if direct else encap
+    else:
+        peer_encap = dict((peer['name'], encap) for peer in peers)
+    tunnelled = [p for p in peers if peer_encap[p['name']] != 'none']
+    direct_peers = [p for p in peers if peer_encap[p['name']] == 'none']
 
     pods = _pods(host, me, settings, mtu)
+    if settings['state'] == 'present':
+        _refuse_clashes(host, me, settings, encap, pods, facts.get('links'))
     routes = [dict(dst=p['address'], dev=p['host_dev'], scope='link') for p in pods]
     plan = dict(
-        host=host, mode=mode, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
+        host=host, mode=mode, encap=encap, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
         vxlan_vni=settings['vxlan_vni'], vxlan_port=settings['vxlan_port'],
-        underlay_dev=underlay, underlay_mtu=underlay_mtu, mtu=mtu, pods=pods,
-        sysctl={'net.ipv4.ip_forward': '1'},
+        underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
+        mtu=mtu, pods=pods,
+        sysctl={'net.ipv4.ip_forward': '1'}, device_sysctl={},
         ipip=None, vxlan=None, neighbors=[], fdb=[], routes=routes,
-        peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'],
+        peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'], encap=peer_encap[p['name']],
                     pod_ip=str(p['_net'].network_address + POD_IP_OFFSET)) for p in peers],
     )
-    if mode == 'host-gw':
-        routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=underlay) for p in peers]
-    elif mode == 'ipip':
-        plan['ipip'] = dict(name=settings['ipip_dev'], local=me['node_ip'], mtu=mtu)
-        routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=settings['ipip_dev'], onlink=True) for p in peers]
-    else:
-        dev = settings['vxlan_dev']
-        plan['vxlan'] = dict(name=dev, vni=settings['vxlan_vni'], port=settings['vxlan_port'], local=me['node_ip'],
-                             dev=underlay, mac=me['vtep_mac'], mtu=mtu, learning=False,
+    routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=underlay) for p in direct_peers]
+    tunnel_dev = None
+    if encap == 'ipip':
+        tunnel_dev = settings['ipip_dev']
+        # The pod range's .0/32 on the device, as flannel and Calico give their ipip devices an
+        # address: the host's own traffic to other hosts' pods leaves with it (so the answer comes
+        # back through the tunnel), and the kernel's reverse-path filter in loose mode drops
+        # everything that arrives on a device without an IPv4 address unless the route back uses
+        # that very device (seen under User-Mode Linux: a peer's node IP could not reach our pods).
+        plan['ipip'] = dict(name=tunnel_dev, local=me['node_ip'], mtu=mtu, address='%s/32' % me['vtep_ip'])
+        routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=tunnel_dev, onlink=True) for p in tunnelled]
+    elif encap == 'vxlan':
+        tunnel_dev = settings['vxlan_dev']
+        plan['vxlan'] = dict(name=tunnel_dev, vni=settings['vxlan_vni'], port=settings['vxlan_port'],
+                             local=me['node_ip'], dev=underlay, mac=me['vtep_mac'], mtu=mtu, learning=False,
                              address='%s/32' % me['vtep_ip'])
-        plan['neighbors'] = [dict(ip=p['vtep_ip'], lladdr=p['vtep_mac']) for p in peers]
-        plan['fdb'] = [dict(mac=p['vtep_mac'], dst=p['node_ip']) for p in peers]
-        routes += [dict(dst=p['pod_cidr'], via=p['vtep_ip'], dev=dev, onlink=True) for p in peers]
+        plan['neighbors'] = [dict(ip=p['vtep_ip'], lladdr=p['vtep_mac']) for p in tunnelled]
+        plan['fdb'] = [dict(mac=p['vtep_mac'], dst=p['node_ip']) for p in tunnelled]
+        routes += [dict(dst=p['pod_cidr'], via=p['vtep_ip'], dev=tunnel_dev, onlink=True) for p in tunnelled]
+    if tunnel_dev:
+        # Loose reverse-path filtering (2) on the tunnel device and the underlay device, the two
+        # interfaces where tunnel traffic arrives asymmetrically; the kernel uses the larger of
+        # conf/all and conf/<dev>, so 2 wins over a strict all.rp_filter=1 (systemd's default).
+        # Seen on the lab with all.rp_filter=1: pod-to-pod traffic passes in every mode, but a peer
+        # host talking to our pods from its node IP arrives through the tunnel with a source whose
+        # route back is via the underlay (dropped on the tunnel device), and a peer's pod talking to
+        # our node IP arrives plain on the underlay with a source whose route back is the tunnel
+        # (dropped on the underlay device). host-gw is symmetric and needs nothing.
+        # Written with '/' separators: device names contain dots.
+        plan['device_sysctl'] = dict(('net/ipv4/conf/%s/rp_filter' % dev, TUNNEL_RP_FILTER)
+                                     for dev in (tunnel_dev, underlay))
+    plan['firewall'] = _firewall(me, peers, settings, encap)
     plan['absent_devices'] = dict(
-        ipip=[] if mode == 'ipip' else [settings['ipip_dev']],
-        vxlan=[] if mode == 'vxlan' else [settings['vxlan_dev']],
+        ipip=[] if encap == 'ipip' else [settings['ipip_dev']],
+        vxlan=[] if encap == 'vxlan' else [settings['vxlan_dev']],
     )
     if settings['state'] == 'absent':
-        plan.update(routes=[], neighbors=[], fdb=[], ipip=None, vxlan=None,
+        plan.update(routes=[], neighbors=[], fdb=[], ipip=None, vxlan=None, sysctl={}, device_sysctl={},
+                    firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
                     absent_devices=dict(ipip=[settings['ipip_dev']], vxlan=[settings['vxlan_dev']]))
     return plan
+
+
+def _refuse_clashes(host, me, settings, encap, pods, links):
+    """Refuse names, VNIs and ports that a device the collection does not own already uses.
+
+    ``links`` is node_facts' table of the host's links ({name: {kind, vni, port, local, remote}});
+    None when it was not read (then the kernel refuses at creation time instead).
+    """
+    if not links:
+        return
+    wanted = []
+    if encap == 'vxlan':
+        wanted.append(('podnet_vxlan_dev', settings['vxlan_dev'], 'vxlan'))
+    elif encap == 'ipip':
+        wanted.append(('podnet_ipip_dev', settings['ipip_dev'], 'ipip'))
+    wanted += [('podnet_pods[%d].host_dev' % i, pod['host_dev'], 'veth') for i, pod in enumerate(pods)]
+    for var, name, kind in wanted:
+        have = links.get(name)
+        if have is not None and have.get('kind') != kind:
+            _host_fail(host, var, name, 'is taken: the host already has a %s device of that name, which the '
+                       'collection does not own and will not replace; choose another name'
+                       % (have.get('kind') or 'physical'))
+    if encap == 'vxlan':
+        for name, have in sorted(links.items()):
+            if have.get('kind') != 'vxlan' or name == settings['vxlan_dev'] or have.get('port') != settings['vxlan_port']:
+                continue
+            if have.get('vni') == settings['vxlan_vni']:
+                _host_fail(host, 'podnet_vxlan_vni', settings['vxlan_vni'],
+                           'clashes with vxlan device %s, not the collection\'s, which already uses VNI %s on UDP port '
+                           '%s (podnet_vxlan_port): the kernel allows one device per VNI and port; choose another '
+                           'podnet_vxlan_vni or podnet_vxlan_port' % (name, have.get('vni'), have.get('port')))
+            _host_fail(host, 'podnet_vxlan_port', settings['vxlan_port'],
+                       'is already used by vxlan device %s (VNI %s), not the collection\'s: the collection admits '
+                       'only its peers on its port (podnet_encap_filter), which would cut that device off; choose '
+                       'another podnet_vxlan_port' % (name, have.get('vni')))
+    if encap == 'ipip':
+        for name, have in sorted(links.items()):
+            if (have.get('kind') == 'ipip' and name != settings['ipip_dev'] and have.get('local') == me['node_ip']
+                    and have.get('remote') in (None, '0.0.0.0')):
+                _host_fail(host, 'podnet_ipip_dev', settings['ipip_dev'],
+                           'cannot be created: ipip device %s, not the collection\'s, already receives IP-in-IP for '
+                           'local %s from any remote (podnet_node_ip), and the kernel allows one such device'
+                           % (name, me['node_ip']))
+
+
+def _firewall(me, peers, settings, encap):
+    """The collection's own iptables chains (module openkube.podnet.firewall).
+
+    PODNET-FORWARD (jumped to from FORWARD) accepts traffic from and to this host's pods, so that a
+    FORWARD policy DROP (Docker's) does not cut the pods off. PODNET-INPUT (jumped to from INPUT)
+    drops the encapsulation the mode uses (IP protocol 4, or UDP to the VXLAN port) unless it comes
+    from a peer's node IP: nobody else on the underlay can inject packets into the pod network.
+    Chains that are not wanted are removed (purge), and state absent removes both.
+    """
+    chains = []
+    if settings['forward_accept']:
+        chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', rules=[
+            '-s %s -j ACCEPT' % me['pod_cidr'], '-d %s -j ACCEPT' % me['pod_cidr']]))
+    if settings['encap_filter'] and encap != 'none':
+        match = '-p 4' if encap == 'ipip' else '-p udp -m udp --dport %d' % settings['vxlan_port']
+        rules = ['-s %s/32 %s -j RETURN' % (p['node_ip'], match) for p in peers]
+        chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match]))
+    return dict(chains=chains, purge=True, iptables=settings['iptables'])

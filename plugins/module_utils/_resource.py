@@ -56,6 +56,8 @@ class Resource(object):
     immutable = ()
     #: fields compared between current and wanted entries (None in wanted = do not care)
     compared = ()
+    #: set by converge: a read in check mode may predict what earlier steps would create
+    check_mode = False
 
     def __init__(self, nl, params, wanted):
         self.nl = nl
@@ -83,6 +85,9 @@ class Resource(object):
 
     def describe(self, entry):
         return ' '.join('%s %s' % (k, v) for k, v in sorted(entry.items()) if v not in (None, False))
+
+    def tidy(self):
+        """Bookkeeping after a real run, changed or not (the sysctl ledger forgets what is done with)."""
 
     # ---- overridable policy ------------------------------------------
     def owned(self, entry):
@@ -188,6 +193,7 @@ def _sorted(entries):
 
 def converge(resource, wanted, state='present', purge=False, check_mode=False):
     """Compare and apply; return the module result (without 'diff' formatting)."""
+    resource.check_mode = check_mode
     current = resource.read() if resource.nl.ipr is not None else []
     changes = resource.compare(current, wanted, state, purge)
     after = predicted(resource, current, changes)
@@ -197,6 +203,8 @@ def converge(resource, wanted, state='present', purge=False, check_mode=False):
         # Report what the kernel really has now (it fills in values nobody asked for: MTU, MAC, ...).
         resource.nl.forget_links()
         after = resource.read()
+    if not check_mode and resource.nl.ipr is not None:
+        resource.tidy()
     return dict(
         changed=bool(changes),
         actions=[resource.action_text(c) for c in changes],

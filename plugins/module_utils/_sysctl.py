@@ -6,8 +6,16 @@
 Entries are ``{name, value}`` keyed by name. With ``netns`` the module process
 itself enters the namespace (``setns``, through pyroute2's ``pushns``/``popns``)
 for each read and write, so ``/proc/sys/net`` shows that namespace's values;
-nothing runs ``ip netns exec``. There is no purge and no ``state=absent``:
-a kernel parameter always exists, it can only be set.
+nothing runs ``ip netns exec``. There is no ``state=absent``: a kernel
+parameter always exists, it can only be set.
+
+In the host's own namespace (no ``netns``) the module remembers, in a small
+ledger file (``ledger``, by default under /run, which like the kernel
+parameters themselves does not survive a reboot), the value each parameter
+had before the module first changed it. With ``purge``, the parameters in the
+ledger that are no longer wanted are set back to that value and forgotten:
+that is how a mode switch or a teardown leaves no setting behind. A parameter
+of a device that has gone (a tunnel device removed) is simply forgotten.
 
 Values are compared as the kernel prints them: whitespace-separated fields,
 numbers compared as numbers (``01`` equals ``1``; ``32768 60999`` equals the
@@ -17,6 +25,7 @@ tab-separated form of ``ip_local_port_range``).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 
@@ -37,7 +46,12 @@ ARGSPEC = dict(
     # state: only 'present' (a kernel parameter cannot be absent); see the module's documentation
     state=dict(type='str', default='present', choices=['present']),
     settings=dict(type='dict', required=True),
+    purge=dict(type='bool', default=False),
+    ledger=dict(type='path', default='/run/podnet/sysctl.json'),
+    removed_devices=dict(type='list', elements='str', default=[]),
 )
+#: per-device parameters (net/ipv4/conf/<dev>/...): the device may be created by an earlier task
+_DEVICE_PARAM = re.compile(r'^net/ipv[46]/(conf|neigh)/[^/]+/')
 
 
 def path_parts(key, name):
@@ -76,7 +90,10 @@ def comparable(text):
 
 def wanted_from_params(params):
     settings = params.get('settings') or {}
-    if not settings:
+    if params.get('purge') and params.get('netns'):
+        raise v.ValidationError('purge: true with netns %r: the ledger of changed parameters is kept for the '
+                                "host's own namespace only; run without netns" % (params['netns'],))
+    if not settings and not params.get('purge'):
         raise v.ValidationError('settings: %r is empty: name at least one kernel parameter' % (settings,))
     entries, seen = [], {}
     for name in sorted(settings, key=str):
@@ -92,6 +109,11 @@ def wanted_from_params(params):
                                     % (key, name, params['netns']))
         entries.append(dict(name=name, value=value_text(key, settings[name])))
     return entries
+
+
+def _restored(value, original):
+    """Is a ledger entry done with: its parameter gone (None) or back at the original value?"""
+    return value is None or comparable(value) == comparable(original)
 
 
 class _InNamespace(object):
@@ -121,23 +143,94 @@ class Sysctl(Resource):
     result_key = 'settings'
     compared = ('value',)
 
+    def __init__(self, nl, params, wanted):
+        super(Sysctl, self).__init__(nl, params, wanted)
+        self.saved = {}  # the ledger as read by read(): parameter path -> value before the first change
+
     def _path(self, name):
         return os.path.join(PROC_SYS, *path_parts('settings', name))
 
-    def _read_one(self, entry):
+    @property
+    def _ledger_path(self):
+        """The ledger file, or None inside a named namespace (only the host's own is recorded)."""
+        return None if self.params.get('netns') else self.params.get('ledger')
+
+    def _load_ledger(self):
+        if not self._ledger_path:
+            return {}
+        try:
+            with open(self._ledger_path) as handle:
+                data = json.load(handle)
+        except (IOError, OSError) as exc:
+            if exc.errno == errno.ENOENT:
+                return {}
+            raise PodnetError('ledger %s: cannot read it: %s' % (self._ledger_path, exc))
+        except ValueError as exc:
+            raise PodnetError('ledger %s: not JSON (%s); remove it to start afresh' % (self._ledger_path, exc))
+        saved = data.get('saved') if isinstance(data, dict) else None
+        if not isinstance(saved, dict):
+            raise PodnetError('ledger %s: no "saved" table; remove it to start afresh' % self._ledger_path)
+        return saved
+
+    def _store_ledger(self, saved):
+        path = self._ledger_path
+        directory = os.path.dirname(path)
+        try:
+            if not saved:
+                if os.path.exists(path):
+                    os.unlink(path)
+                return
+            if directory and not os.path.isdir(directory):
+                os.makedirs(directory, 0o755)
+            tmp = '%s.%d' % (path, os.getpid())
+            with open(tmp, 'w') as handle:
+                json.dump(dict(version=1, saved=saved), handle, indent=1, sort_keys=True)
+            os.rename(tmp, path)
+        except (IOError, OSError) as exc:
+            raise PodnetError('ledger %s: cannot write it: %s' % (path, exc))
+
+    def _read_one(self, entry, missing_ok=False):
         path = self._path(entry['name'])
         try:
             with open(path) as handle:
                 return ' '.join(handle.read().split())
         except (IOError, OSError) as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+                if missing_ok:
+                    return None
                 raise PodnetError('settings[%r]: no such kernel parameter in %s (%s does not exist); value %r not set'
-                                  % (entry['name'], self.nl.where, path, entry['value']))
+                                  % (entry['name'], self.nl.where, path, entry.get('value')))
             raise PodnetError('settings[%r]: cannot read %s: %s' % (entry['name'], path, exc))
 
     def read(self):
+        current = []
         with _InNamespace(self.params.get('netns')):
-            return [dict(name=entry['name'], value=self._read_one(entry)) for entry in self.wanted]
+            for entry in self.wanted:
+                # in check mode, a device's parameter may belong to a device an earlier task creates:
+                # predict the write ('add') instead of failing
+                parts = path_parts('settings', entry['name'])
+                device_param = _DEVICE_PARAM.match('/'.join(parts))
+                value = self._read_one(entry, missing_ok=bool(self.check_mode and device_param))
+                if value is None:
+                    # a new device starts with the namespace's default: predict from that
+                    value = self._read_one(dict(name='/'.join(parts[:3] + ['default'] + parts[4:])), missing_ok=True)
+                if value is not None:
+                    current.append(dict(name=entry['name'], value=value))
+            self.saved = self._load_ledger()
+            wanted_keys = set(self.key(entry) for entry in self.wanted)
+            for path, original in sorted(self.saved.items()):
+                if path in wanted_keys or self._removed(path):
+                    continue
+                value = self._read_one(dict(name=path), missing_ok=True)
+                # gone with its device, or already back where it was: nothing to restore
+                if value is not None and comparable(value) != comparable(original):
+                    current.append(dict(name=path, value=value, saved=original))
+        return current
+
+    def _removed(self, path):
+        """Is ``path`` a parameter of a device that this run removes (removed_devices)? Forgotten, not restored."""
+        parts = path.split('/')
+        return bool(_DEVICE_PARAM.match(path)) and parts[3] in (self.params.get('removed_devices') or [])
 
     def key(self, entry):
         return '/'.join(path_parts('settings', entry['name']))
@@ -151,27 +244,55 @@ class Sysctl(Resource):
         # converge reads every wanted parameter first; one that is missing has already failed
         raise PodnetError('settings[%r]: no such kernel parameter in %s' % (entry['name'], self.nl.where))
 
-    def update(self, current, wanted, fields):
+    def _write(self, name, value):
         with _InNamespace(self.params.get('netns')):
-            path = self._path(wanted['name'])
+            path = self._path(name)
             try:
                 with open(path, 'w') as handle:
-                    handle.write(wanted['value'])
+                    handle.write(value)
             except (IOError, OSError) as exc:
                 raise PodnetError('settings[%r]: the kernel refused value %r: %s'
-                                  % (wanted['name'], wanted['value'], os.strerror(exc.errno) if exc.errno else exc))
-            now = self._read_one(wanted)
-        if comparable(now) != comparable(wanted['value']):
-            raise PodnetError('settings[%r]: wrote %r but the kernel keeps %r' % (wanted['name'], wanted['value'], now))
+                                  % (name, value, os.strerror(exc.errno) if exc.errno else exc))
+            now = self._read_one(dict(name=name, value=value))
+        if comparable(now) != comparable(value):
+            raise PodnetError('settings[%r]: wrote %r but the kernel keeps %r' % (name, value, now))
+
+    def update(self, current, wanted, fields):
+        key = self.key(wanted)
+        if self._ledger_path and key not in self.saved:
+            # remember the value from before the collection's first change, before changing it
+            self.saved[key] = current['value']
+            self._store_ledger(self.saved)
+        self._write(wanted['name'], wanted['value'])
 
     def delete(self, entry):
-        raise PodnetError('settings[%r]: kernel parameters cannot be removed' % entry['name'])
+        # purge: only parameters from the ledger are ever deleted, that is, set back and forgotten
+        self._write(entry['name'], entry['saved'])
+        self.saved.pop(self.key(entry), None)
+        self._store_ledger(self.saved)
+
+    def tidy(self):
+        # forget the parameters whose device went away (or goes now) or that are back at their value already
+        if self._ledger_path:
+            wanted_keys = set(self.key(entry) for entry in self.wanted)
+            stale = [path for path, original in self.saved.items() if path not in wanted_keys and (
+                self._removed(path) or _restored(self._read_one(dict(name=path), missing_ok=True), original))]
+            if stale:
+                for path in stale:
+                    self.saved.pop(path)
+                self._store_ledger(self.saved)
 
     def describe(self, entry):
         return '%s = %s' % (entry['name'], entry['value'])
 
     def action_text(self, change):
-        if change.op == 'add':  # only predicted, for a namespace that does not exist yet
-            return 'set %s (current value unknown: namespace %s does not exist)' % (
-                self.describe(change.after), self.params.get('netns'))
+        if change.op == 'add':  # only predicted: for a namespace or a device that does not exist yet
+            if self.params.get('netns') and self.nl.ipr is None:
+                return 'set %s (current value unknown: namespace %s does not exist)' % (
+                    self.describe(change.after), self.params.get('netns'))
+            return 'set %s (current value unknown: its device does not exist yet)' % self.describe(change.after)
+        if change.op == 'delete':
+            return 'restore %s (value before the collection changed it; now %s)' % (
+                self.describe(dict(name=change.before['name'], value=change.before['saved'])),
+                change.before['value'])
         return super(Sysctl, self).action_text(change)

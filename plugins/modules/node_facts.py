@@ -73,6 +73,14 @@ onlink:
   returned: success
   type: dict
   sample: {"10.57.4.21": true}
+links:
+  description:
+    - Every link of the host by name, with its kind (null for a physical device), and for vxlan devices
+      their VNI and UDP port, for ipip devices their local and remote address. The plan uses it to refuse
+      a device name, VNI or port that something else on the host already uses.
+  returned: success
+  type: dict
+  sample: {"eth0": {"kind": "veth"}, "clash1": {"kind": "vxlan", "vni": 1, "port": 8472}}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

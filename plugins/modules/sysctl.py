@@ -20,6 +20,12 @@ description:
     and fields separated by any whitespace compare field by field (V(32768 60999)).
   - Nothing is persisted (no C(/etc/sysctl.d) file); the values last until reboot, or until the
     namespace is deleted.
+  - In check mode, a parameter of a device that does not exist yet (created by an earlier task) is
+    predicted from the namespace's C(default) value, which a new device starts with.
+  - In the host's own namespace (without O(netns)) the module records in O(ledger) the value each
+    parameter had before its first change, and O(purge) sets the recorded parameters that are no
+    longer in O(settings) back to that value. The entry role uses it so that a mode switch or
+    O(openkube.podnet.podnet#role:main:podnet_state=absent) leaves no setting behind.
 extends_documentation_fragment:
   - openkube.podnet.common
   - openkube.podnet.common.state
@@ -36,10 +42,33 @@ options:
   state:
     description:
       - Only V(present) (the parameters have the given values). A kernel parameter cannot be
-        absent, and there is no purge; to undo a setting, set it back to the old value.
+        absent; to undo settings, use O(purge).
     type: str
     choices: [present]
     default: present
+  purge:
+    description:
+      - Set every parameter recorded in O(ledger) that is not in O(settings) back to the value it had
+        before this module first changed it, and forget it. A parameter whose device has gone is
+        forgotten. O(settings) may then be empty.
+      - Not with O(netns), only the host's own namespace has a ledger.
+    type: bool
+    default: false
+  ledger:
+    description:
+      - The file where the values from before the first change are kept (JSON). Under C(/run) it
+        lasts exactly as long as the values it describes, until reboot.
+      - Not used with O(netns).
+    type: path
+    default: /run/podnet/sysctl.json
+  removed_devices:
+    description:
+      - Devices that an earlier step of the same run removes (a tunnel device of another mode). Their
+        recorded parameters are forgotten instead of restored, also in check mode, where the device is
+        still there, so that check mode predicts exactly what the real run does.
+    type: list
+    elements: str
+    default: []
 author:
   - openkube.podnet engineers (@openkube)
 '''
@@ -56,6 +85,12 @@ EXAMPLES = r'''
     netns: ns1
     settings:
       net.ipv6.conf.all.disable_ipv6: '1'
+
+- name: Forwarding on; anything changed earlier and not named here goes back to its old value
+  openkube.podnet.sysctl:
+    settings:
+      net.ipv4.ip_forward: '1'
+    purge: true
 '''
 
 RETURN = r'''
@@ -80,7 +115,9 @@ actions:
   returned: success
   type: list
   elements: str
-  sample: ["update net.ipv4.ip_forward = 1 (value: 0 -> 1)"]
+  sample:
+    - "update net.ipv4.ip_forward = 1 (value: 0 -> 1)"
+    - "restore net/ipv4/conf/eth0/rp_filter = 0 (value before the collection changed it; now 2)"
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -91,7 +128,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils._sysctl import ARG
 
 def main():
     module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
-    run_module(module, Sysctl, wanted_from_params, purge_option=False)
+    run_module(module, Sysctl, wanted_from_params)
 
 
 if __name__ == '__main__':

@@ -151,12 +151,13 @@ UML_SCRIPT = textwrap.dedent('''\
     export PATH={repo}/.venv/bin:$PATH ANSIBLE_NOCOLOR=1
     cd {repo}
     L=/run/podnet/uml
+    IPT='-e podnet_iptables=iptables-legacy'  # this UML kernel has no nf_tables for IPv4 (firewall module)
     W2="nsenter --net=$L/worker2/net --mount=$L/worker2/mnt --"
     W3="nsenter --net=$L/worker3/net --mount=$L/worker3/mnt --"
     trap 'ansible-playbook playbooks/lab.yml -e lab_state=absent -e podnet_lab_name=uml >/dev/null 2>&1 || true' EXIT
     ansible-playbook playbooks/lab.yml -e podnet_lab_name=uml > $TMPDIR/lab.log
     for mode in {modes}; do
-      ansible-playbook playbooks/site.yml -e podnet_lab_name=uml -e mode=$mode > $TMPDIR/site.log || {{ tail -50 $TMPDIR/site.log; exit 1; }}
+      ansible-playbook playbooks/site.yml -e podnet_lab_name=uml -e mode=$mode $IPT > $TMPDIR/site.log || {{ tail -50 $TMPDIR/site.log; exit 1; }}
       # the wire: what arrives on worker3's underlay while worker2's pod pings worker3's pod
       $W3 timeout 60 tcpdump -l -nn -Q in -i eth0 -c 2 'icmp or ip proto 4 or udp port 8472' > $TMPDIR/cap.txt 2>/dev/null &
       sleep 3
@@ -164,7 +165,7 @@ UML_SCRIPT = textwrap.dedent('''\
       wait
       sed "s/^/cap-$mode /" $TMPDIR/cap.txt
       if [ $mode = ipip ]; then
-        ansible-playbook playbooks/site.yml -e podnet_lab_name=uml -e mode=$mode > $TMPDIR/again.log
+        ansible-playbook playbooks/site.yml -e podnet_lab_name=uml -e mode=$mode $IPT > $TMPDIR/again.log
         grep -E 'worker.+changed=' $TMPDIR/again.log | sed 's/^/again /'
         $W2 ip -j -d link show podnet.ipip | sed 's/^/ipiplink /'
         $W2 ip -j route show proto 57 | sed 's/^/ipiproutes /'
@@ -185,7 +186,8 @@ def test_modes_under_uml(uml, capsys):
     converge, pod-to-pod ping, the encapsulation on the receiving host's wire (tcpdump), and for ipip a
     second converge with no change and the device and routes read back with `ip -j`. (The verify role's
     asynchronous capture does not complete under User-Mode Linux yet; the wire is read with tcpdump here.)"""
-    result = uml(UML_SCRIPT.format(repo=REPO, modes='ipip host-gw vxlan'), timeout=1500, mem='2G')
+    result = uml(UML_SCRIPT.format(repo=REPO, modes='ipip host-gw vxlan'), timeout=1500, mem='2G',
+                 modules=('ip_tables', 'iptable_filter', 'xt_tcpudp'))
     out = result.output
     with capsys.disabled():
         print('\nUML modes run: %.0f s\n%s' % (result.seconds, '\n'.join(

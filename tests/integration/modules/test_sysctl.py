@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 
 import pytest
@@ -119,3 +121,79 @@ def test_state_absent_is_refused(netns):
     assert result.get('failed') is True
     assert 'state' in result['msg'] and 'absent' in result['msg']
     assert sysctl(ns, *WATCHED) == before
+
+
+def test_purge_restores_what_the_module_changed_and_forgets_gone_devices(netns, tmp_path):
+    """The ledger: the module runs inside the namespace as if it were the host's own (no netns option)."""
+    ns = netns()
+    ledger = str(tmp_path / 'sysctl.json')
+    sh('ip', '-n', ns, 'link', 'add', 'tun.x', 'type', 'veth', 'peer', 'name', 'tun.y')  # no dummy module here
+    sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.lo.rp_filter=1')
+    inside = ('ip', 'netns', 'exec', ns)
+    wanted = {'net.ipv4.ip_forward': '1', 'net/ipv4/conf/tun.x/rp_filter': '2', 'net.ipv4.conf.lo.rp_filter': '2'}
+    args = dict(settings=wanted, purge=True, ledger=ledger)
+    applied = run_module('sysctl', args, prefix=inside)
+    assert applied['changed'] is True, applied
+    assert sysctl(ns, 'net.ipv4.ip_forward', 'net/ipv4/conf/tun.x/rp_filter', 'net.ipv4.conf.lo.rp_filter') == ['1', '2', '2']
+    with open(ledger) as handle:
+        assert json.load(handle)['saved'] == {'net/ipv4/ip_forward': '0', 'net/ipv4/conf/tun.x/rp_filter': '0',
+                                              'net/ipv4/conf/lo/rp_filter': '1'}
+    assert run_module('sysctl', args, prefix=inside)['changed'] is False
+    # the device goes away (as a tunnel does on a mode switch); lo's setting is no longer wanted
+    sh('ip', '-n', ns, 'link', 'del', 'tun.x')
+    args = dict(settings={'net.ipv4.ip_forward': '1'}, purge=True, ledger=ledger)
+    check = run_module('sysctl', args, check=True, prefix=inside)
+    assert check['changed'] is True and check['actions'] == [
+        'restore net/ipv4/conf/lo/rp_filter = 1 (value before the collection changed it; now 2)']
+    assert sysctl(ns, 'net.ipv4.conf.lo.rp_filter') == ['2']  # check mode wrote nothing
+    first_check, applied, second_check, again = four_runs_inside(args, inside)
+    assert sysctl(ns, 'net.ipv4.ip_forward', 'net.ipv4.conf.lo.rp_filter') == ['1', '1']
+    with open(ledger) as handle:
+        assert json.load(handle)['saved'] == {'net/ipv4/ip_forward': '0'}  # tun.x forgotten with its device
+    # teardown: nothing wanted, everything back, and the ledger is gone
+    applied = run_module('sysctl', dict(settings={}, purge=True, ledger=ledger), prefix=inside)
+    assert applied['changed'] is True
+    assert sysctl(ns, 'net.ipv4.ip_forward') == ['0']
+    assert not os.path.exists(ledger)
+
+
+def four_runs_inside(args, prefix):
+    results = [run_module('sysctl', args, check=check, prefix=prefix) for check in (True, False, True, False)]
+    assert [r['changed'] for r in results] == [True, True, False, False], results
+    return results
+
+
+def test_check_mode_predicts_a_device_parameter_of_a_device_not_there_yet(netns, tmp_path):
+    ns = netns()
+    inside = ('ip', 'netns', 'exec', ns)
+    args = dict(settings={'net/ipv4/conf/podnet.vxlan/rp_filter': '2'}, purge=True, ledger=str(tmp_path / 'l.json'))
+    check = run_module('sysctl', args, check=True, prefix=inside)
+    # predicted from conf/default, the value a new device starts with (here 0)
+    assert check['changed'] is True and check['actions'] == [
+        'update net/ipv4/conf/podnet.vxlan/rp_filter = 2 (value: 0 -> 2)']
+    applied = run_module('sysctl', args, prefix=inside)
+    assert applied.get('failed') is True and 'no such kernel parameter' in applied['msg']
+    sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.default.rp_filter=2')
+    assert run_module('sysctl', args, check=True, prefix=inside)['changed'] is False  # a new device would have 2
+    # but a parameter that is not a device's still fails in check mode
+    check = run_module('sysctl', dict(settings={'net.ipv4.no_such_thing': '1'}), check=True, prefix=inside)
+    assert check.get('failed') is True and 'no such kernel parameter' in check['msg']
+
+
+def test_removed_devices_are_forgotten_not_restored(netns, tmp_path):
+    ns = netns()
+    inside = ('ip', 'netns', 'exec', ns)
+    ledger = str(tmp_path / 'l.json')
+    sh('ip', '-n', ns, 'link', 'add', 'tun.x', 'type', 'veth', 'peer', 'name', 'tun.y')
+    run_module('sysctl', dict(settings={'net/ipv4/conf/tun.x/rp_filter': '2'}, purge=True, ledger=ledger), prefix=inside)
+    # check mode: tun.x is still there, but the run removes it (an earlier step): nothing to restore
+    args = dict(settings={}, purge=True, ledger=ledger, removed_devices=['tun.x'])
+    assert run_module('sysctl', args, check=True, prefix=inside)['changed'] is False
+    assert run_module('sysctl', args, prefix=inside)['changed'] is False
+    assert not os.path.exists(ledger)  # forgotten
+    assert sysctl(ns, 'net/ipv4/conf/tun.x/rp_filter') == ['2']  # not restored: the device was to go
+
+
+def test_purge_is_refused_with_netns(netns):
+    result = run_module('sysctl', dict(netns=netns(), settings={}, purge=True))
+    assert result.get('failed') is True and result['msg'].startswith('purge: true with netns')

@@ -30,8 +30,9 @@ from lab import LabHost  # noqa: E402  (tests/lab.py of this checkout)
 PROTO = 57            # every route the collection owns carries this protocol number
 POD_IP_OFFSET = 10    # a host's pod ns1 is .10 of its range, its gateway .1, the VTEP .0
 UNDERLAY = 'eth0'     # the lab host's underlay device
-OVERHEAD = {'host-gw': 0, 'ipip': 20, 'vxlan': 50}
+OVERHEAD = {'none': 0, 'ipip': 20, 'vxlan': 50}
 VXLAN_DEV, IPIP_DEV = 'podnet.vxlan', 'podnet.ipip'
+DEVICE = {'vxlan': VXLAN_DEV, 'ipip': IPIP_DEV, 'none': None}
 
 
 def _scenario():
@@ -39,22 +40,34 @@ def _scenario():
         config = yaml.safe_load(f)
     inventory = config['provisioner']['inventory']
     common = inventory['group_vars']['all']
-    mtu = min(int(s['mtu']) for s in common['podnet_lab_segments'])
+    segments = common['podnet_lab_segments']
+    mtu = min(int(s['mtu']) for s in segments)
     nodes = {}
     for platform in config['platforms']:
         name = platform['name']
         hostvars = inventory['host_vars'][name]
         net = ipaddress.ip_network(hostvars['podnet_pod_cidr'])
-        nodes[name] = dict(name=name, node_ip=hostvars['podnet_node_ip'], pod_cidr=str(net),
+        segment = [s for s in segments if s['name'] == hostvars.get('podnet_lab_segment', segments[0]['name'])][0]
+        nodes[name] = dict(name=name, node_ip=hostvars['podnet_node_ip'], pod_cidr=str(net), subnet=segment['cidr'],
                            vtep_ip=str(net.network_address), gateway=str(net.network_address + 1),
                            pod_ip=str(net.network_address + POD_IP_OFFSET))
-    return dict(mode=common['podnet_mode'], lab=common['podnet_lab_name'], underlay_mtu=mtu, nodes=nodes)
+    mode = common['podnet_mode']
+    tunnel = {'host-gw': 'none', 'crosssubnet': common.get('podnet_crosssubnet_encap', 'vxlan')}.get(mode, mode)
+    return dict(mode=mode, tunnel=tunnel, lab=common['podnet_lab_name'], underlay_mtu=mtu, nodes=nodes)
 
 
 SCENARIO = _scenario()
 MODE = SCENARIO['mode']
+TUNNEL = SCENARIO['tunnel']  # the encapsulation of the mode's tunnel: none, ipip or vxlan
 NODES = SCENARIO['nodes']
-POD_MTU = SCENARIO['underlay_mtu'] - OVERHEAD[MODE]
+POD_MTU = SCENARIO['underlay_mtu'] - OVERHEAD[TUNNEL]
+
+
+def encap(name, peer):
+    """How host ``name`` reaches ``peer``: crosssubnet goes direct inside the host's own subnet."""
+    if MODE == 'crosssubnet' and NODES[name]['subnet'] == peer['subnet']:
+        return 'none'
+    return TUNNEL
 
 
 @pytest.fixture(scope='module')
@@ -123,9 +136,9 @@ def test_owned_routes(hosts, name):
     routes = dict((r['dst'], r) for r in ipj(host, 'route', 'show', 'proto', str(PROTO)))
     expected = {me['pod_ip']: (None, 'veth-ns1', False, 'link')}
     for peer in peers(name):
-        if MODE == 'host-gw':
+        if encap(name, peer) == 'none':
             expected[peer['pod_cidr']] = (peer['node_ip'], UNDERLAY, False, None)
-        elif MODE == 'ipip':
+        elif encap(name, peer) == 'ipip':
             expected[peer['pod_cidr']] = (peer['node_ip'], IPIP_DEV, True, None)
         else:
             expected[peer['pod_cidr']] = (peer['vtep_ip'], VXLAN_DEV, True, None)
@@ -138,8 +151,8 @@ def test_owned_routes(hosts, name):
 def test_mode_devices(hosts, name):
     host, me = hosts[name], NODES[name]
     present = dict((dev, host.interface(dev).exists) for dev in (VXLAN_DEV, IPIP_DEV))
-    assert present == {VXLAN_DEV: MODE == 'vxlan', IPIP_DEV: MODE == 'ipip'}
-    if MODE == 'vxlan':
+    assert present == {VXLAN_DEV: TUNNEL == 'vxlan', IPIP_DEV: TUNNEL == 'ipip'}
+    if TUNNEL == 'vxlan':
         dev = link(host, VXLAN_DEV)
         info = dev['linkinfo']['info_data']
         assert dev['linkinfo']['info_kind'] == 'vxlan'
@@ -149,7 +162,7 @@ def test_mode_devices(hosts, name):
         first_octet = int(dev['address'].split(':')[0], 16)
         assert first_octet & 0x02 and not first_octet & 0x01, 'VTEP MAC %s is not locally administered unicast' % dev['address']
         assert ipv4(host.interface(VXLAN_DEV).addresses) == [me['vtep_ip']]
-    elif MODE == 'ipip':
+    elif TUNNEL == 'ipip':
         dev = link(host, IPIP_DEV)
         info = dev['linkinfo']['info_data']
         assert dev['linkinfo']['info_kind'] == 'ipip'
@@ -157,22 +170,24 @@ def test_mode_devices(hosts, name):
         assert info.get('remote', 'any') in ('any', '0.0.0.0'), 'one-to-many: no remote, got %r' % info.get('remote')
         assert dev['mtu'] == POD_MTU == 1480
         assert 'UP' in dev['flags']
+        assert ipv4(host.interface(IPIP_DEV).addresses) == [me['vtep_ip']]
 
 
 @pytest.mark.parametrize('name', sorted(NODES))
 def test_neighbours_and_fdb(hosts, name):
-    """vxlan: per peer, a permanent neighbour (VTEP IP -> that peer's VTEP MAC) and an FDB entry
-    (that MAC -> the peer's node IP); the peer's MAC is read from the peer itself. Other modes: none."""
+    """vxlan: per tunnelled peer, a permanent neighbour (VTEP IP -> that peer's VTEP MAC) and an FDB
+    entry (that MAC -> the peer's node IP); the peer's MAC is read from the peer itself. Other modes: none."""
     host = hosts[name]
-    if MODE != 'vxlan':
+    if TUNNEL != 'vxlan':
         neigh = [n for n in ipj(host, 'neigh', 'show', 'nud', 'permanent') if n.get('dev', '').startswith('podnet.')]
         assert neigh == []
         return
-    want_neigh = sorted((peer['vtep_ip'], vtep_mac(hosts[peer['name']])) for peer in peers(name))
+    tunnelled = [peer for peer in peers(name) if encap(name, peer) == 'vxlan']
+    want_neigh = sorted((peer['vtep_ip'], vtep_mac(hosts[peer['name']])) for peer in tunnelled)
     neigh = ipj(host, 'neigh', 'show', 'dev', VXLAN_DEV)
     assert sorted((n['dst'], n['lladdr']) for n in neigh) == want_neigh
     assert all('PERMANENT' in n['state'] for n in neigh), neigh
-    want_fdb = sorted((vtep_mac(hosts[peer['name']]), peer['node_ip']) for peer in peers(name))
+    want_fdb = sorted((vtep_mac(hosts[peer['name']]), peer['node_ip']) for peer in tunnelled)
     fdb = [(f['mac'], f['dst']) for f in bridgej(host, 'fdb', 'show', 'dev', VXLAN_DEV) if f.get('dst')]
     assert sorted(fdb) == want_fdb
 

@@ -9,7 +9,7 @@ MEMBERS = [
     ('worker2', {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'}),
     ('worker3', {'podnet_node_ip': '10.57.4.21', 'podnet_pod_cidr': '192.168.11.0/24'}),
 ]
-FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'onlink': {'10.57.4.21': True}}
+FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'underlay_network': '10.57.4.0/24', 'onlink': {'10.57.4.21': True}}
 
 
 def plan_for(mode, state='present'):
@@ -22,26 +22,42 @@ def modules(steps):
 
 def test_vxlan_order_is_device_neighbour_fdb_route():
     steps = _converge.steps(plan_for('vxlan'))
-    assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route', 'route', 'sysctl',
-                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'tunnel']
-    assert steps[-1] == ('tunnel', {'name': 'podnet.ipip', 'state': 'absent'})
-    assert steps[-2][1]['purge'] is True and len(steps[-2][1]['routes']) == 2
+    assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route',
+                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'tunnel', 'sysctl']
+    assert steps[-2] == ('tunnel', {'name': 'podnet.ipip', 'state': 'absent'})
+    assert steps[-4][1]['purge'] is True and len(steps[-4][1]['routes']) == 2
+    # forwarding, and rp_filter of the tunnel device once it exists, last: with purge, so the values
+    # another mode changed (the ipip device is gone by then) go back to what they were
+    assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1',
+                                                 'net/ipv4/conf/podnet.vxlan/rp_filter': '2',
+                                                 'net/ipv4/conf/eth0/rp_filter': '2'}, 'purge': True,
+                                    'removed_devices': ['podnet.ipip']})
+    assert [c['name'] for c in steps[-3][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT']
+
+
+def test_host_gw_restores_what_a_tunnel_mode_changed():
+    steps = _converge.steps(plan_for('host-gw'))
+    assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1'}, 'purge': True,
+                                    'removed_devices': ['podnet.ipip', 'podnet.vxlan']})
 
 
 def test_host_gw_removes_both_tunnels():
     steps = _converge.steps(plan_for('host-gw'), parts=['cleanup'])
-    assert steps == [('tunnel', {'name': 'podnet.ipip', 'state': 'absent'}),
-                     ('vxlan', {'name': 'podnet.vxlan', 'state': 'absent'})]
+    assert steps[:2] == [('tunnel', {'name': 'podnet.ipip', 'state': 'absent'}),
+                         ('vxlan', {'name': 'podnet.vxlan', 'state': 'absent'})]
 
 
 def test_absent_removes_owned_routes_pods_and_devices():
     steps = _converge.steps(plan_for('ipip', state='absent'))
-    assert modules(steps) == ['tunnel', 'vxlan', 'route', 'veth', 'netns']
-    assert steps[2][1] == {'routes': [], 'purge': True}
+    assert modules(steps) == ['tunnel', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl']
+    assert steps[2][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
+    assert steps[3][1] == {'routes': [], 'purge': True}
+    # everything the collection changed goes back; the tunnels' settings go with the tunnels
+    assert steps[6][1] == {'settings': {}, 'purge': True, 'removed_devices': ['podnet.ipip', 'podnet.vxlan']}
 
 
 def test_every_step_has_valid_module_arguments():
-    for mode in ('host-gw', 'ipip', 'vxlan'):
+    for mode in ('host-gw', 'ipip', 'vxlan', 'crosssubnet'):
         for module, args in _converge.steps(plan_for(mode)):
             utils, _cls = _converge.RESOURCES[module]
             utils.wanted_from_params(_converge.with_defaults(utils.ARGSPEC, args))

@@ -15,8 +15,9 @@ FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'onlink': {'10.57.4.21': 
 
 
 def plan(mode, host='worker2', members=None, facts=None, **settings):
-    return _plan.host_plan(REF if members is None else members, host, dict(mode=mode, **settings),
-                           FACTS if facts is None else facts)
+    members = REF if members is None else members
+    facts = FACTS if facts is None else facts
+    return _plan.host_plan(members, host, dict(mode=mode, **settings), facts)
 
 
 def peer_routes(p):
@@ -40,7 +41,7 @@ def test_pod_defaults_reference():
 
 def test_ipip_reference():
     p = plan('ipip', host='worker3')
-    assert p['ipip'] == {'name': 'podnet.ipip', 'local': '10.57.4.21', 'mtu': 1480}
+    assert p['ipip'] == {'name': 'podnet.ipip', 'local': '10.57.4.21', 'mtu': 1480, 'address': '192.168.11.0/32'}
     assert peer_routes(p) == [{'dst': '192.168.10.0/24', 'via': '10.57.4.20', 'dev': 'podnet.ipip', 'onlink': True}]
     assert p['pods'][0]['mtu'] == 1480
 
@@ -122,3 +123,115 @@ def test_host_gw_refuses_off_link_peer():
     assert "worker2: podnet_mode 'host-gw' cannot reach worker3 (podnet_node_ip 10.57.4.21)" in text
     assert 'ipip or vxlan' in text
     assert plan('ipip', facts=facts)['ipip']  # the tunnels do not need on-link peers
+
+
+# ---- hardening: MTU, rp_filter, firewall, crosssubnet --------------------------------------
+
+ROUTED = REF + [
+    ('worker4', {'podnet_node_ip': '10.57.5.20', 'podnet_pod_cidr': '192.168.12.0/24'}),
+    ('worker5', {'podnet_node_ip': '10.57.5.21', 'podnet_pod_cidr': '192.168.13.0/24'}),
+]
+ROUTED_FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'underlay_network': '10.57.4.0/24',
+                'onlink': {'10.57.4.21': True, '10.57.5.20': False, '10.57.5.21': False}}
+
+
+@pytest.mark.parametrize('mode,extra,mtu', [
+    ('host-gw', {}, 1400), ('ipip', {}, 1380), ('vxlan', {}, 1350),
+    ('crosssubnet', {}, 1350), ('crosssubnet', {'crosssubnet_encap': 'ipip'}, 1380),
+])
+def test_mtu_follows_a_smaller_underlay(mode, extra, mtu):
+    facts = dict(FACTS, underlay_mtu=1400, underlay_network='10.57.4.0/24')
+    p = plan(mode, facts=facts, **extra)
+    assert p['mtu'] == mtu and p['pods'][0]['mtu'] == mtu
+    for dev in ('ipip', 'vxlan'):
+        if p[dev]:
+            assert p[dev]['mtu'] == mtu
+
+
+def test_rp_filter_loose_on_the_tunnel_and_underlay_devices_only():
+    assert plan('host-gw')['device_sysctl'] == {}
+    assert plan('vxlan')['device_sysctl'] == {'net/ipv4/conf/podnet.vxlan/rp_filter': '2',
+                                              'net/ipv4/conf/eth0/rp_filter': '2'}
+    assert plan('ipip')['device_sysctl'] == {'net/ipv4/conf/podnet.ipip/rp_filter': '2',
+                                             'net/ipv4/conf/eth0/rp_filter': '2'}
+    assert plan('ipip')['sysctl'] == {'net.ipv4.ip_forward': '1'}
+    assert plan('vxlan', state='absent')['device_sysctl'] == {}
+
+
+def test_firewall_chains_per_mode():
+    chains = dict((c['name'], c) for c in plan('vxlan')['firewall']['chains'])
+    assert chains['PODNET-FORWARD'] == {'name': 'PODNET-FORWARD', 'hook': 'FORWARD', 'rules': [
+        '-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
+    assert chains['PODNET-INPUT']['rules'] == [
+        '-s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
+    ipip = dict((c['name'], c) for c in plan('ipip')['firewall']['chains'])
+    assert ipip['PODNET-INPUT']['rules'] == ['-s 10.57.4.21/32 -p 4 -j RETURN', '-p 4 -j DROP']
+    assert [c['name'] for c in plan('host-gw')['firewall']['chains']] == ['PODNET-FORWARD']
+    assert plan('vxlan', encap_filter=False, forward_accept=False)['firewall'] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
+    assert plan('vxlan', encap_filter='false')['firewall']['chains'][-1]['name'] == 'PODNET-FORWARD'
+    assert plan('vxlan', state='absent')['firewall'] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
+    vx4789 = plan('vxlan', vxlan_port=4789)['firewall']['chains'][1]['rules']
+    assert vx4789[-1] == '-p udp -m udp --dport 4789 -j DROP'
+
+
+@pytest.mark.parametrize('encap', ['vxlan', 'ipip'])
+def test_crosssubnet_direct_inside_the_prefix_tunnel_across(encap):
+    p = plan('crosssubnet', members=ROUTED, facts=ROUTED_FACTS, crosssubnet_encap=encap)
+    dev = 'podnet.' + encap
+    assert p['encap'] == encap and p['mode'] == 'crosssubnet'
+    assert dict((x['name'], x['encap']) for x in p['peers']) == {'worker3': 'none', 'worker4': encap, 'worker5': encap}
+    routes = dict((r['dst'], r) for r in peer_routes(p))
+    assert routes['192.168.11.0/24'] == {'dst': '192.168.11.0/24', 'via': '10.57.4.21', 'dev': 'eth0'}
+    if encap == 'vxlan':
+        assert routes['192.168.12.0/24'] == {'dst': '192.168.12.0/24', 'via': '192.168.12.0', 'dev': dev, 'onlink': True}
+        assert [n['ip'] for n in p['neighbors']] == ['192.168.12.0', '192.168.13.0']
+        assert [f['dst'] for f in p['fdb']] == ['10.57.5.20', '10.57.5.21']
+        assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': []}
+    else:
+        assert routes['192.168.13.0/24'] == {'dst': '192.168.13.0/24', 'via': '10.57.5.21', 'dev': dev, 'onlink': True}
+        assert p['neighbors'] == [] and p['fdb'] == []
+        assert p['absent_devices'] == {'ipip': [], 'vxlan': ['podnet.vxlan']}
+    assert p['device_sysctl'] == {'net/ipv4/conf/%s/rp_filter' % dev: '2', 'net/ipv4/conf/eth0/rp_filter': '2'}
+    # every peer may send the encapsulation, also the direct ones (a mode switch must not cut them off)
+    assert len(p['firewall']['chains'][1]['rules']) == 4
+
+
+def test_crosssubnet_errors():
+    with pytest.raises(_plan.PlanError, match="podnet_crosssubnet_encap 'gre' is not an encapsulation"):
+        plan('crosssubnet', members=ROUTED, facts=ROUTED_FACTS, crosssubnet_encap='gre')
+    with pytest.raises(_plan.PlanError, match='needs the underlay prefix'):
+        plan('crosssubnet', members=ROUTED, facts=dict(ROUTED_FACTS, underlay_network=None))
+    with pytest.raises(_plan.PlanError, match='inside worker2.s underlay prefix 10.57.4.0/24 but not on-link'):
+        plan('crosssubnet', members=ROUTED, facts=dict(ROUTED_FACTS, onlink={}))
+    with pytest.raises(_plan.PlanError, match='podnet_encap_filter'):
+        plan('vxlan', encap_filter='maybe')
+
+
+LINKS = {'eth0': {'kind': 'veth'}, 'lo': {'kind': None}, 'podnet.vxlan': {'kind': 'vxlan', 'vni': 1, 'port': 8472}}
+
+
+@pytest.mark.parametrize('mode, links, settings, start', [
+    ('vxlan', {'podnet.vxlan': {'kind': 'veth'}}, {}, "worker2: podnet_vxlan_dev 'podnet.vxlan' is taken: the host "
+     "already has a veth device"),
+    ('ipip', {'podnet.ipip': {'kind': None}}, {}, "worker2: podnet_ipip_dev 'podnet.ipip' is taken: the host already "
+     "has a physical device"),
+    ('host-gw', {'veth-ns1': {'kind': 'bridge'}}, {}, "worker2: podnet_pods[0].host_dev 'veth-ns1' is taken"),
+    ('vxlan', {'clash1': {'kind': 'vxlan', 'vni': 1, 'port': 8472}}, {}, "worker2: podnet_vxlan_vni 1 clashes with "
+     "vxlan device clash1"),
+    ('vxlan', {'clash2': {'kind': 'vxlan', 'vni': 7, 'port': 4789}}, {'vxlan_port': 4789}, "worker2: "
+     "podnet_vxlan_port 4789 is already used by vxlan device clash2 (VNI 7)"),
+    ('ipip', {'tun9': {'kind': 'ipip', 'local': '10.57.4.20', 'remote': '0.0.0.0'}}, {}, "worker2: podnet_ipip_dev "
+     "'podnet.ipip' cannot be created: ipip device tun9"),
+])
+def test_devices_in_the_way_are_refused(mode, links, settings, start):
+    with pytest.raises(_plan.PlanError) as err:
+        plan(mode, facts=dict(FACTS, links=dict(LINKS, **links)), **settings)
+    assert str(err.value).startswith(start), str(err.value)
+
+
+def test_own_devices_and_unrelated_ones_are_no_clash():
+    links = dict(LINKS, vxlan99={'kind': 'vxlan', 'vni': 99, 'port': 4789}, tunl0={'kind': 'ipip', 'local': '0.0.0.0'},
+                 tun99={'kind': 'ipip', 'local': '10.57.4.20', 'remote': '10.57.4.99'}, **{'veth-ns1': {'kind': 'veth'}})
+    for mode in ('host-gw', 'ipip', 'vxlan'):
+        plan(mode, facts=dict(FACTS, links=links))
+    plan('vxlan', facts=dict(FACTS, links=dict(LINKS, clash={'kind': 'vxlan', 'vni': 1, 'port': 8472})), state='absent')

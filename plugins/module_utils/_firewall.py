@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's own iptables chains in the filter table.
+
+Entries are of two kinds, both owned by name (chains whose name starts with
+``PODNET-``):
+
+* ``chain``: a user-defined chain and its rules, in the order given, written as
+  ``iptables-save`` prints them (``-s 192.168.10.0/24 -j ACCEPT``);
+* ``jump``: one rule ``-j <chain>`` at the top of a built-in chain (``FORWARD``,
+  ``INPUT`` or ``OUTPUT``) that sends packets through the chain.
+
+Why iptables and not nft or netlink: netfilter rules are not netlink objects
+that pyroute2 manages, and the accept rules only help when they sit in the very
+chain whose policy drops. ``iptables -P FORWARD DROP`` (as Docker leaves it)
+sets the policy of the FORWARD chain of whichever iptables backend the host
+uses (nf_tables through iptables-nft, or legacy xtables); under nftables an
+accept in another table does not override a drop in that chain. So the
+collection writes its rules with that host's ``iptables-restore`` into that
+same chain, in one atomic transaction (``--noflush``: every other rule and
+chain of the table stays as it is), and reads them back with ``iptables-save``.
+
+A chain whose rules differ is rewritten whole (declaring it in the restore
+input flushes it); purge removes owned chains and jumps that are not wanted;
+state ``absent`` removes the given ones. The policy of a built-in chain is
+never changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Change, Resource
+from ansible_collections.openkube.podnet.plugins.module_utils._sysctl import _InNamespace
+
+PREFIX = 'PODNET-'
+HOOKS = ('INPUT', 'FORWARD', 'OUTPUT')
+TABLE = 'filter'
+_CHAIN_RE = re.compile(r'^PODNET-[A-Z0-9_-]{1,21}$')
+_SEARCH_PATH = ('/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin')
+# iptables-save prints protocol numbers by their /etc/protocols name
+_PROTO_NAMES = {'ipencap': '4', 'ipip': '4', 'udp': 'udp', 'tcp': 'tcp', 'icmp': 'icmp'}
+
+ARGSPEC = dict(
+    COMMON_ARGSPEC,
+    chains=dict(type='list', elements='dict', default=[], options=dict(
+        name=dict(type='str', required=True),
+        hook=dict(type='str', required=True, choices=list(HOOKS)),
+        rules=dict(type='list', elements='str', default=[]),
+    )),
+    purge=dict(type='bool', default=False),
+    iptables=dict(type='str', default='iptables'),
+)
+
+
+def normalise_rule(rule):
+    """One rule as compared: whitespace collapsed, protocol 4 by number."""
+    words = str(rule).split()
+    for i, word in enumerate(words[:-1]):
+        if word in ('-p', '--protocol'):
+            words[i] = '-p'
+            words[i + 1] = _PROTO_NAMES.get(words[i + 1].lower(), words[i + 1])
+    return ' '.join(words)
+
+
+def wanted_from_params(params):
+    entries, seen = [], set()
+    for i, chain in enumerate(params.get('chains') or []):
+        key = 'chains[%d]' % i
+        name = chain.get('name')
+        if not isinstance(name, str) or not _CHAIN_RE.match(name):
+            raise v.ValidationError('%s.name: %r is not a chain of the collection (PODNET- and up to 21 '
+                                    'capitals, digits, _ or -)' % (key, name))
+        if name in seen:
+            raise v.ValidationError('%s.name: %r is given twice' % (key, name))
+        seen.add(name)
+        hook = chain.get('hook')
+        if hook not in HOOKS:
+            raise v.ValidationError('%s.hook: %r is not one of %s' % (key, hook, ', '.join(HOOKS)))
+        rules = []
+        for j, rule in enumerate(chain.get('rules') or []):
+            text = normalise_rule(rule)
+            if not text.startswith('-') or re.search(r'(^|\s)-(A|I|D|F|X|N|P|t)(\s|$)', text):
+                raise v.ValidationError('%s.rules[%d]: %r is not a rule body (give the match and the target, '
+                                        'as iptables-save prints them after -A CHAIN: "-s 10.0.0.0/8 -j ACCEPT")'
+                                        % (key, j, rule))
+            rules.append(text)
+        entries.append(dict(kind='chain', name=name, rules=rules))
+        entries.append(dict(kind='jump', name='%s -> %s' % (hook, name), chain=hook, target=name))
+    return entries
+
+
+def _binary(params, suffix):
+    base = params.get('iptables') or 'iptables'
+    name = base + suffix
+    if os.path.isabs(name):
+        return name
+    for directory in os.environ.get('PATH', '').split(os.pathsep) + list(_SEARCH_PATH):
+        path = os.path.join(directory, name)
+        if directory and os.access(path, os.X_OK):
+            return path
+    raise PodnetError('%s was not found on this host (install iptables: the package provides '
+                      'iptables-save and iptables-restore)' % name)
+
+
+def parse_save(text):
+    """Owned chains and jumps to them from ``iptables-save -t filter`` output."""
+    chains, jumps, in_table = {}, [], False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith('*'):
+            in_table = line[1:] == TABLE
+            continue
+        if not in_table or not line or line.startswith('#'):
+            continue
+        if line == 'COMMIT':
+            in_table = False
+        elif line.startswith(':'):
+            name = line[1:].split()[0]
+            if name.startswith(PREFIX):
+                chains.setdefault(name, [])
+        elif line.startswith('-A '):
+            parts = line.split(None, 2)
+            chain, rest = parts[1], parts[2] if len(parts) > 2 else ''
+            if chain.startswith(PREFIX):
+                chains.setdefault(chain, []).append(normalise_rule(rest))
+            else:
+                words = rest.split()
+                if words[:1] == ['-j'] and len(words) == 2 and words[1].startswith(PREFIX):
+                    jumps.append(dict(kind='jump', name='%s -> %s' % (chain, words[1]), chain=chain, target=words[1]))
+    return [dict(kind='chain', name=n, rules=r) for n, r in sorted(chains.items())] + jumps
+
+
+class Firewall(Resource):
+    result_key = 'entries'
+    compared = ('rules',)
+
+    def _run(self, suffix, args, input_text=None):
+        cmd = [_binary(self.params, suffix)] + list(args)
+        with _InNamespace(self.params.get('netns')):
+            try:
+                proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=60, check=False)
+            except OSError as exc:
+                raise PodnetError('%s: %s' % (cmd[0], exc))
+        if proc.returncode != 0:
+            raise PodnetError('%s failed (rc %d): %s%s' % (
+                ' '.join(cmd), proc.returncode, (proc.stderr or proc.stdout).strip(),
+                '\ninput was:\n' + input_text if input_text else ''))
+        return proc.stdout
+
+    def read(self):
+        return parse_save(self._run('-save', ['-t', TABLE]))
+
+    def key(self, entry):
+        return (entry['kind'], entry['name'])
+
+    def owned(self, entry):
+        return (entry['target'] if entry['kind'] == 'jump' else entry['name']).startswith(PREFIX)
+
+    def describe(self, entry):
+        if entry['kind'] == 'jump':
+            return 'jump %s -A %s -j %s' % (TABLE, entry['chain'], entry['target'])
+        return 'chain %s %s [%s]' % (TABLE, entry['name'], '; '.join(entry['rules']))
+
+    def restore_input(self, changes):
+        """One iptables-restore --noflush transaction for all the changes, in a safe order:
+        fill chains, then add jumps to them, then remove jumps, then remove the chains."""
+        fill, add_jumps, del_jumps, del_chains = [], [], [], []
+        for change in changes:
+            entry = change.before if change.op == 'delete' else change.after
+            if entry['kind'] == 'chain':
+                if change.op == 'delete':
+                    del_chains += ['-F %s' % entry['name'], '-X %s' % entry['name']]
+                else:  # add or update: declaring a user chain creates it, or flushes it
+                    fill += [':%s - [0:0]' % entry['name']] + ['-A %s %s' % (entry['name'], r) for r in entry['rules']]
+            elif change.op == 'delete':
+                del_jumps.append('-D %s -j %s' % (entry['chain'], entry['target']))
+            else:
+                add_jumps.append('-I %s 1 -j %s' % (entry['chain'], entry['target']))
+        return '\n'.join(['*' + TABLE] + fill + add_jumps + del_jumps + del_chains + ['COMMIT', ''])
+
+    def apply(self, changes):
+        self._run('-restore', ['-w', '--noflush'], self.restore_input(changes))
+
+    def add(self, entry):  # pragma: no cover - apply() writes every change in one transaction
+        self.apply([Change('add', after=entry)])
+
+    def delete(self, entry):  # pragma: no cover
+        self.apply([Change('delete', before=entry)])

@@ -1,0 +1,121 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: firewall
+short_description: The collection's own iptables chains (accept pod traffic, admit encapsulation from peers only)
+version_added: 0.2.0
+description:
+  - Manages user-defined chains of the C(filter) table whose names start with C(PODNET-), their rules,
+    and one jump to each at the top of a built-in chain (O(chains[].hook)). Nothing else in the table is
+    changed; other chains, other rules and the policies of the built-in chains stay as they are.
+  - The role M(openkube.podnet.podnet) uses it for C(PODNET-FORWARD) (accept traffic from and to the
+    host's pods, so that a FORWARD policy DROP, as Docker leaves it, does not cut the pods off) and
+    C(PODNET-INPUT) (drop IP-in-IP or VXLAN packets that do not come from a peer's node IP).
+  - "Why iptables, run as a program: netfilter rules are not netlink objects that pyroute2 manages, and
+    the accept must sit in the very chain whose policy drops. C(iptables -P FORWARD DROP) sets the policy
+    of the FORWARD chain of the host's iptables backend (nf_tables through iptables-nft, or legacy
+    xtables); under nftables an accept in another table does not override a drop there. So the module
+    writes with the host's own C(iptables-restore --noflush), one atomic transaction per run, and reads
+    back with C(iptables-save). (Network devices, addresses, routes and neighbours are netlink objects:
+    the other modules never run C(ip).)"
+  - Rules are compared as C(iptables-save) prints them after C(-A CHAIN); write them that way
+    (C(-s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN)). Protocol 4 may be written C(-p 4).
+    A chain whose rules differ is rewritten whole in the same transaction.
+extends_documentation_fragment:
+  - openkube.podnet.common
+  - openkube.podnet.common.state
+options:
+  chains:
+    description: The chains, each with its rules in order and the built-in chain that jumps to it.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Chain name, C(PODNET-) followed by capitals, digits, C(_) or C(-) (at most 28 characters).
+        type: str
+        required: true
+      hook:
+        description: The built-in chain of the filter table whose first rule jumps to this chain.
+        type: str
+        required: true
+        choices: [INPUT, FORWARD, OUTPUT]
+      rules:
+        description: Rule bodies (match and target), as iptables-save prints them after C(-A CHAIN).
+        type: list
+        elements: str
+        default: []
+  purge:
+    description: Remove C(PODNET-) chains and jumps to them that are not in O(chains).
+    type: bool
+    default: false
+  iptables:
+    description:
+      - The iptables program to use (its C(-save) and C(-restore) companions are run); for example
+        V(iptables-legacy) or V(iptables-nft) to pick a backend. Default the host's C(iptables).
+    type: str
+    default: iptables
+requirements:
+  - iptables (C(iptables-save), C(iptables-restore)) on the managed host.
+notes:
+  - With O(netns), the module enters the namespace (C(setns)) before running iptables there.
+  - The rules last until reboot (nothing is written to a persistent rules file); the role re-applies them.
+author:
+  - openkube.podnet engineers (@openkube)
+'''
+
+EXAMPLES = r'''
+- name: Accept pod traffic past a FORWARD policy DROP; VXLAN only from the peers
+  openkube.podnet.firewall:
+    chains:
+      - name: PODNET-FORWARD
+        hook: FORWARD
+        rules: ['-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']
+      - name: PODNET-INPUT
+        hook: INPUT
+        rules:
+          - -s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN
+          - -p udp -m udp --dport 8472 -j DROP
+    purge: true
+
+- name: Remove the collection's chains
+  openkube.podnet.firewall:
+    chains: []
+    purge: true
+'''
+
+RETURN = r'''
+entries:
+  description: The collection's chains and jumps after the run (or as predicted in check mode).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {kind: chain, name: PODNET-FORWARD, rules: ['-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
+    - {kind: jump, name: FORWARD -> PODNET-FORWARD, chain: FORWARD, target: PODNET-FORWARD}
+actions:
+  description: What was (or, in check mode, would be) done, one line per chain or jump.
+  returned: success
+  type: list
+  elements: str
+  sample: ["add jump filter -A FORWARD -j PODNET-FORWARD"]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.openkube.podnet.plugins.module_utils._firewall import ARGSPEC, Firewall, wanted_from_params
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import run_module
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
+    run_module(module, Firewall, wanted_from_params)
+
+
+if __name__ == '__main__':
+    main()

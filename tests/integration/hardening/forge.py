@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+"""Send forged encapsulated ICMP echo requests to a node (run inside a lab host, standard library only).
+
+    python forge.py vxlan NODE_IP PORT VNI DST_MAC SRC_MAC INNER_SRC INNER_DST [COUNT]
+    python forge.py ipip  NODE_IP INNER_SRC INNER_DST [COUNT]
+
+The inner packet is an ICMP echo request with identifier 0x4242. VXLAN goes out through an ordinary
+UDP socket, IP-in-IP through a raw socket of protocol 4 (the kernel adds the outer header).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+
+IDENT = 0x4242
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b'\0'
+    total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xffff)
+    total += total >> 16
+    return ~total & 0xffff
+
+
+def icmp_echo(src, dst, seq):
+    icmp = struct.pack('!BBHHH', 8, 0, 0, IDENT, seq) + b'forged by a host outside the cluster'
+    icmp = icmp[:2] + struct.pack('!H', checksum(icmp)) + icmp[4:]
+    header = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(icmp), 0x4242 + seq, 0, 64, 1, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+    header = header[:10] + struct.pack('!H', checksum(header)) + header[12:]
+    return header + icmp
+
+
+def main(argv):
+    kind = argv[1]
+    if kind == 'vxlan':
+        node, port, vni, dst_mac, src_mac, src, dst = argv[2:9]
+        count = int(argv[9]) if len(argv) > 9 else 3
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for seq in range(1, count + 1):
+            frame = bytes.fromhex(dst_mac.replace(':', '')) + bytes.fromhex(src_mac.replace(':', '')) + b'\x08\x00'
+            packet = struct.pack('!II', 0x08000000, int(vni) << 8) + frame + icmp_echo(src, dst, seq)
+            sock.sendto(packet, (node, int(port)))
+    else:
+        node, src, dst = argv[2:5]
+        count = int(argv[5]) if len(argv) > 5 else 3
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, 4)
+        for seq in range(1, count + 1):
+            sock.sendto(icmp_echo(src, dst, seq), (node, 0))
+    sock.close()
+    print('sent %d forged %s packets to %s' % (count, kind, node))
+
+
+if __name__ == '__main__':
+    main(sys.argv)

@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+"""rp_filter under strict mode, a FORWARD policy DROP, encapsulation admitted only from peers,
+and mode crosssubnet, on the lab (host-gw and vxlan on this kernel; ipip in test_uml_hardening.py).
+Every iptables and sysctl command runs inside a lab host, never in the machine's own namespace."""
+
+from __future__ import annotations
+
+import os
+
+from conftest import HERE
+from lab import built_lab, recap
+
+WORKERS = ('worker2', 'worker3')
+POD = {'worker2': '192.168.10.10', 'worker3': '192.168.11.10'}
+
+
+def matrix_lines(proc):
+    out = proc.stdout
+    start = out.index('"mode ')
+    return [line.strip().strip('",') for line in out[start:].splitlines()[:8] if '|' in line or 'mode ' in line]
+
+
+def pod_pings_ok(lab):
+    return all(lab[src].ns_run('ns1', 'ping -c1 -W1 -q %s' % POD[dst]).returncode == 0
+               for src, dst in (('worker2', 'worker3'), ('worker3', 'worker2')))
+
+
+def own_rules(host):
+    return [line for line in host.run('iptables-save -t filter', check=True).stdout.splitlines() if 'PODNET' in line]
+
+
+def icmp_in_echos(host):
+    lines = host.ns_run('ns1', 'grep Icmp: /proc/net/snmp', check=True).stdout.splitlines()
+    names, values = lines[0].split(), lines[1].split()
+    return int(values[names.index('InEchos')])
+
+
+def test_rp_filter_strict_everywhere_then_loose_where_needed(hlab, capsys):
+    """all.rp_filter=1 (systemd's default) in both hosts; the converge sets 2 on the tunnel and the
+    underlay device, reports it, and then pod-to-pod, peer-host-to-pod and peer-pod-to-host pass."""
+    hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    for name in WORKERS:
+        hlab[name].run('sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 '
+                       'net.ipv4.conf.eth0.rp_filter=1 net.ipv4.conf.podnet/vxlan.rp_filter=1', check=True)
+    try:
+        w2, w3 = hlab['worker2'], hlab['worker3']
+        # strict: a peer host talking from its node IP to our pod is dropped (the finding the plan fixes)
+        assert w3.run('ping -c1 -W1 -I 10.57.4.21 192.168.10.10').returncode != 0
+        run = hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+        assert 'sysctl: update net/ipv4/conf/podnet.vxlan/rp_filter = 2 (value: 1 -> 2)' in run.stdout
+        assert 'sysctl: update net/ipv4/conf/eth0/rp_filter = 2 (value: 1 -> 2)' in run.stdout
+        for name in WORKERS:
+            values = hlab[name].run('sysctl -n net.ipv4.conf.all.rp_filter net.ipv4.conf.podnet/vxlan.rp_filter '
+                                    'net.ipv4.conf.eth0.rp_filter net.ipv4.conf.veth-ns1.rp_filter', check=True)
+            assert values.stdout.split() == ['1', '2', '2', '0'], values.stdout
+        assert pod_pings_ok(hlab)
+        assert w3.run('ping -c1 -W1 192.168.10.10').returncode == 0
+        assert w3.run('ping -c1 -W1 -I 10.57.4.21 192.168.10.10').returncode == 0
+        assert w3.ns_run('ns1', 'ping -c1 -W1 10.57.4.20').returncode == 0
+        verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
+        with capsys.disabled():
+            print('\nrp_filter strict (all=1):\n' + '\n'.join(matrix_lines(verify)))
+        again = hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+        assert set(c['changed'] for h, c in recap(again.stdout).items()) == {0}
+    finally:
+        for name in WORKERS:
+            hlab[name].run('sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0')
+
+
+def test_forward_policy_drop_does_not_break_pods_and_teardown_removes_the_rules(hlab, capsys):
+    for name in WORKERS:
+        hlab[name].run('iptables -w -P FORWARD DROP', check=True)
+    try:
+        # without the collection's accept rules the policy cuts the pods off (the test can fail)
+        hlab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', '-e', 'podnet_forward_accept=false')
+        assert not pod_pings_ok(hlab)
+        hlab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
+        assert own_rules(hlab['worker2']) == [
+            ':PODNET-FORWARD - [0:0]', '-A FORWARD -j PODNET-FORWARD',
+            '-A PODNET-FORWARD -s 192.168.10.0/24 -j ACCEPT', '-A PODNET-FORWARD -d 192.168.10.0/24 -j ACCEPT']
+        assert pod_pings_ok(hlab)
+        hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_apply=roles')
+        verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
+        assert sum(line.count('ok vxlan vni 1 udp 8472') for line in matrix_lines(verify)) == 2
+        with capsys.disabled():
+            print('\nFORWARD policy DROP:\n' + '\n'.join(matrix_lines(verify)))
+        hlab.playbook('playbooks/site.yml', '-e', 'podnet_state=absent')
+        for name in WORKERS:
+            assert own_rules(hlab[name]) == []
+            assert ':FORWARD DROP' in hlab[name].run('iptables-save -t filter', check=True).stdout  # policy untouched
+    finally:
+        for name in WORKERS:
+            hlab[name].run('iptables -w -P FORWARD ACCEPT')
+
+
+def forge(lab, kind):
+    w2 = lab['worker2']
+    forger = os.path.join(HERE, 'forge.py')
+    if kind == 'vxlan':
+        mac = w2.ipj('link', 'show', 'podnet.vxlan')[0]['address']
+        args = ['vxlan', '10.57.4.20', '8472', '1', mac, '0e:00:00:00:00:01', POD['worker3'], POD['worker2']]
+    else:
+        args = ['ipip', '10.57.4.20', POD['worker3'], POD['worker2']]
+    lab['rogue'].run(['python3', forger] + args, check=True)
+
+
+def test_encapsulation_only_from_peers(hlab, capsys):
+    """rogue (on the segment, not in the cluster) sends forged VXLAN to worker2's pod: delivered
+    without the filter (so the forgery works), dropped with it, while the peers' traffic passes."""
+    w2 = hlab['worker2']
+    hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_encap_filter=false')
+    assert not [line for line in own_rules(w2) if 'INPUT' in line]
+    before = icmp_in_echos(w2)
+    forge(hlab, 'vxlan')
+    assert icmp_in_echos(w2) - before == 3, 'the forged packets did not reach the pod without the filter'
+
+    hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert [line for line in own_rules(w2) if 'PODNET-INPUT' in line] == [
+        ':PODNET-INPUT - [0:0]', '-A INPUT -j PODNET-INPUT',
+        '-A PODNET-INPUT -s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN',
+        '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP']
+    before = icmp_in_echos(w2)
+    forge(hlab, 'vxlan')
+    counters = w2.run('iptables -w -L PODNET-INPUT -v -x -n', check=True).stdout
+    assert icmp_in_echos(w2) == before, 'forged VXLAN reached the pod'
+    drop = [line.split() for line in counters.splitlines() if ' DROP ' in ' %s ' % line][0]
+    assert int(drop[0]) >= 3, counters
+    verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
+    lines = matrix_lines(verify)
+    assert sum(line.count('ok vxlan vni 1 udp 8472') for line in lines) == 2, lines
+    with capsys.disabled():
+        print('\nencapsulation filter on; forged VXLAN from rogue dropped:\n%s\n%s'
+              % ('\n'.join(lines), counters.strip()))
+
+
+def test_crosssubnet_on_the_routed_lab(capsys):
+    """Two subnets, two hosts each: plain IP inside a subnet, vxlan across it."""
+    with built_lab('inventories/lab-routed', name='xsub') as lab:
+        lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
+        verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=crosssubnet')
+        lines = matrix_lines(verify)
+        with capsys.disabled():
+            print('\ncrosssubnet (vxlan) on lab-routed:\n' + '\n'.join(lines))
+        rows = dict((line.split('|')[0].strip(), [c.strip() for c in line.split('|')[1:]])
+                    for line in lines if line.startswith('worker'))
+        same = {('worker2', 'worker3'), ('worker3', 'worker2'), ('worker4', 'worker5'), ('worker5', 'worker4')}
+        hosts = ['worker2', 'worker3', 'worker4', 'worker5']
+        for src in hosts:
+            for i, dst in enumerate(hosts):
+                if src != dst:
+                    want = 'ok plain IP' if (src, dst) in same else 'ok vxlan vni 1 udp 8472'
+                    assert rows[src][i] == want, (src, dst, lines)
+        routes = dict((r['dst'], r) for r in lab['worker2'].ipj('route', 'show', 'proto', '57'))
+        assert (routes['192.168.11.0/24']['gateway'], routes['192.168.11.0/24']['dev']) == ('10.57.4.21', 'eth0')
+        assert (routes['192.168.12.0/24']['gateway'], routes['192.168.12.0/24']['dev']) == ('192.168.12.0', 'podnet.vxlan')
+        fdb = [f['dst'] for f in lab['worker2'].bridgej('fdb', 'show', 'dev', 'podnet.vxlan') if f.get('dst')]
+        assert sorted(fdb) == ['10.57.5.20', '10.57.5.21']
+        again = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet', '-e', 'podnet_apply=roles')
+        assert set(c['changed'] for c in recap(again.stdout).values()) == {0}, again.stdout[-3000:]

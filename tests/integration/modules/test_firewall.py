@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+"""openkube.podnet.firewall against the real kernel's netfilter, inside throwaway namespaces only.
+The rules are read back with iptables-save (run by `ip netns exec`, not by our code)."""
+
+from __future__ import annotations
+
+from kernel import four_runs, run_module, sh
+
+CHAINS = [
+    dict(name='PODNET-FORWARD', hook='FORWARD', rules=['-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']),
+    dict(name='PODNET-INPUT', hook='INPUT', rules=[
+        '-s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']),
+]
+
+
+def save(ns):
+    return [line for line in sh('ip', 'netns', 'exec', ns, 'iptables-save', '-t', 'filter').splitlines()
+            if line and not line.startswith('#')]
+
+
+def test_four_runs_keep_foreign_rules_and_policy_then_purge(netns):
+    ns = netns()
+    root_before = sh('iptables-save')
+    sh('ip', 'netns', 'exec', ns, 'iptables', '-P', 'FORWARD', 'DROP')
+    sh('ip', 'netns', 'exec', ns, 'iptables', '-A', 'FORWARD', '-s', '10.9.9.0/24', '-j', 'ACCEPT')
+    first_check, applied, _second_check, _again = four_runs('firewall', dict(netns=ns, chains=CHAINS, purge=True))
+    assert first_check['changed'] and first_check['actions'] == applied['actions']
+    assert len(applied['actions']) == 4 and applied['diff']['before'] == []
+    lines = save(ns)
+    assert ':FORWARD DROP [0:0]' in lines
+    forward = [line for line in lines if line.startswith('-A FORWARD')]
+    assert forward == ['-A FORWARD -j PODNET-FORWARD', '-A FORWARD -s 10.9.9.0/24 -j ACCEPT']
+    assert '-A PODNET-INPUT -s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN' in lines
+    assert '-A INPUT -j PODNET-INPUT' in lines
+
+    # a changed rule set rewrites the chain; a chain no longer listed goes with purge
+    changed = run_module('firewall', dict(netns=ns, purge=True, chains=[dict(CHAINS[0], rules=['-s 192.168.20.0/24 -j ACCEPT'])]))
+    assert changed['changed'] and not changed.get('failed'), changed
+    lines = save(ns)
+    assert [line for line in lines if 'PODNET' in line] == [
+        ':PODNET-FORWARD - [0:0]', '-A FORWARD -j PODNET-FORWARD', '-A PODNET-FORWARD -s 192.168.20.0/24 -j ACCEPT']
+
+    removed = run_module('firewall', dict(netns=ns, chains=[], purge=True))
+    assert removed['changed'] and removed['entries'] == []
+    lines = save(ns)
+    assert not [line for line in lines if 'PODNET' in line]
+    assert '-A FORWARD -s 10.9.9.0/24 -j ACCEPT' in lines and ':FORWARD DROP [0:0]' in lines
+    assert _uncommented(sh('iptables-save')) == _uncommented(root_before), 'the machine\'s own firewall changed'
+
+
+def test_check_mode_writes_nothing_and_bad_input_fails_before_writing(netns):
+    ns = netns()
+    check = run_module('firewall', dict(netns=ns, chains=CHAINS), check=True)
+    assert check['changed'] and not [line for line in save(ns) if 'PODNET' in line]
+    bad = run_module('firewall', dict(netns=ns, chains=[dict(name='DOCKER-USER', hook='FORWARD')]))
+    assert bad['failed'] and "chains[0].name: 'DOCKER-USER' is not a chain of the collection" in bad['msg']
+
+
+def _uncommented(text):
+    return [line for line in text.splitlines() if not line.startswith('#')]
