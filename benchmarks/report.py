@@ -78,18 +78,30 @@ def control_plane_md(rows):
                 _goal(all(r['rc_rerun'] <= 3 for r in cpu)), max(r['rc_rerun'] for r in cpu),
                 _goal(all(r['rc_first'] <= 5 for r in cpu)), max(r['rc_first'] for r in cpu))]
         big = max(ok, key=lambda r: (r['n'], r['mode']))
-        tasks = {}
-        for name, action, secs in big.get('first_tasks', []):
-            tasks[name] = tasks.get(name, 0) + secs
-        if tasks:
-            total = sum(tasks.values())
-            lines += ['', 'Where the first converge at N=%d (%s) spends its %.1f s (per task, wall time; `benchmarks/callback_plugins/bench_tasks`):' % (
-                big['n'], big['mode'], big['first']), '', '| task | s | share |', '| --- | ---: | ---: |']
-            for name, secs in sorted(tasks.items(), key=lambda x: -x[1])[:8]:
-                lines.append('| %s | %.2f | %.0f%% |' % (name.replace('|', '/'), secs, 100.0 * secs / total if total else 0))
-            lines.append('| (playbook start-up, inventory, end) | %.2f | |' % max(0.0, big['first'] - total))
-            lines += ['', 'Controller CPU of that run: %.1f s (user+sys of ansible-playbook and its workers) for %.1f s of wall time '
-                      '(the machine has 2 cores); baseline CPU %.1f s.' % (big.get('first_cpu', 0), big['first'], big.get('baseline_cpu') or 0)]
+        for key, what, wall, cpu_key in (('first_tasks', 'the first converge', 'first', 'first_cpu'),
+                                         ('rerun_tasks', 'the no-change re-run', 'rerun', 'rerun_cpu')):
+            lines += task_breakdown(big, key, what, wall, cpu_key)
+    return lines
+
+
+def task_breakdown(row, key, what, wall, cpu_key):
+    """Per-task wall time of one run (benchmarks/callback_plugins/bench_tasks), largest first."""
+    tasks, actions = {}, {}
+    for name, action, secs in row.get(key) or []:
+        tasks[name] = tasks.get(name, 0) + secs
+        actions[name] = action.split('.')[-1]
+    if not tasks or not row.get(wall):
+        return []
+    total = sum(tasks.values())
+    lines = ['', 'Where %s at N=%d (%s) spends its %.1f s (per task, wall time; `benchmarks/callback_plugins/bench_tasks`; '
+             '%d tasks in the play):' % (what, row['n'], row['mode'], row[wall], len(tasks)), '',
+             '| task | action | s | share |', '| --- | --- | ---: | ---: |']
+    for name, secs in sorted(tasks.items(), key=lambda x: -x[1])[:8]:
+        lines.append('| %s | %s | %.2f | %.0f%% |' % (name.replace('|', '/'), actions[name], secs, 100.0 * secs / total if total else 0))
+    lines.append('| (playbook start-up, inventory, end) | | %.2f | |' % max(0.0, row[wall] - total))
+    lines += ['', 'Controller CPU of that run: %.1f s (user+sys of ansible-playbook and its workers, which include the lab '
+              'hosts\' module processes) for %.1f s of wall time (the machine has 2 cores); baseline CPU %.1f s.' % (
+                  row.get(cpu_key) or 0, row[wall], row.get('baseline_cpu') or 0)]
     return lines
 
 
@@ -205,7 +217,7 @@ def markdown(results):
              '[README.md](README.md). The machine is shared and noisy: every ratio is measured side by side in the same run, '
              'and nothing here is asserted by a test. Raw numbers: [results.json](results.json).', '']
     if meta.get('combined_from'):
-        lines += ['Combined (`benchmarks/run.py --combine`) from these runs, which ran side by side on the same machine:', '']
+        lines += ['Combined (`benchmarks/run.py --combine`) from these runs on the same machine (every ratio comes from within one run):', '']
         for m in meta['combined_from']:
             lines.append('- `%s` at %s, %s s, load average %s → %s' % (
                 m.get('command'), m.get('date'), m.get('seconds'), '/'.join(m.get('loadavg', [])), '/'.join(m.get('loadavg_end', []))))
@@ -251,8 +263,12 @@ def plots(results):
                 axes[1].plot(ns, [r[key] for r in rs], style, label='%s %s' % (mode, key[2:]))
             axes[2].plot(ns, [r['inv_first'] for r in rs], '-o', label='%s first' % mode)
             axes[2].plot(ns, [r['inv_rerun'] for r in rs], '--s', label='%s re-run' % mode)
-        rs = sorted((r for r in rows if r['mode'] == rows[0]['mode']), key=lambda r: r['n'])
-        axes[0].plot([r['n'] for r in rs], [r['baseline'] for r in rs], 'k-', lw=2, label='baseline (ping)')
+        # the baseline of every N measured (the median over the modes' runs: one ping task per host either way)
+        base = {}
+        for r in rows:
+            base.setdefault(r['n'], []).append(r['baseline'])
+        bn = sorted(base)
+        axes[0].plot(bn, [sorted(base[n])[len(base[n]) // 2] for n in bn], 'k-', lw=2, label='baseline (ping)')
         axes[0].set(title='wall time', xlabel='hosts N', ylabel='seconds')
         axes[1].axhline(3, color='grey', ls='--', lw=1)
         axes[1].axhline(5, color='grey', ls=':', lw=1)

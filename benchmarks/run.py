@@ -381,6 +381,16 @@ def run_uml(results, args, workdir):
     report.write_all(results)
 
 
+SECTION_KEYS = {'cp': 'control_plane', 'settings': 'settings', 'mem': 'memory', 'dp': 'dataplane', 'uml': 'uml'}
+
+
+def source_runs(meta, data):
+    """The runs a results.json holds numbers of: itself, or for a combined one the runs it was combined from
+    whose sections it still holds (a section can be left out of a results.json before combining it again)."""
+    runs = meta.get('combined_from') or [meta]
+    return [m for m in runs if any(SECTION_KEYS.get(s) in data for s in (m.get('sections') or SECTION_KEYS))]
+
+
 def combine(dirs, out):
     ensure_matplotlib()
     merged = {'meta': {'combined_from': [], 'seconds': 0.0}}
@@ -388,8 +398,9 @@ def combine(dirs, out):
         with open(os.path.join(d, 'results.json')) as f:
             data = json.load(f)
         meta = data.pop('meta', {})
-        merged['meta']['combined_from'].append(meta)
-        merged['meta']['seconds'] += meta.get('seconds') or 0
+        for run in source_runs(meta, data):
+            merged['meta']['combined_from'].append(run)
+            merged['meta']['seconds'] += run.get('seconds') or 0
         for key, value in data.items():
             if key == 'control_plane':
                 merged.setdefault(key, []).extend(value)

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action openkube.podnet.host_plan: read the underlay (one node_facts execution), compute the plan.
+
+The documentation is in plugins/modules/host_plan.py. One task per host does what the preflight
+did in two (the node_facts module, then a set_fact with the filter openkube.podnet.host_plan):
+every task per host costs controller time, whether it runs a module or not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.openkube.podnet.plugins.filter.plan import NODE_VARS, _members
+from ansible_collections.openkube.podnet.plugins.module_utils import _plan
+
+NODE_FACTS = 'openkube.podnet.node_facts'
+
+ARGSPEC = dict(
+    cluster=dict(type='list', elements='raw', required=True),
+    settings=dict(type='dict', required=True),
+    dev=dict(type='str'),
+)
+
+#: node_facts option names, to be told as the variables people set
+_LEADING = re.compile(r'^(node_ip|dev|peers\[(\d+)\]): ')
+_NODE_IP = re.compile(r'(?<![\w.])node_ip\b')
+
+
+def members_from(cluster, hostvars):
+    """[(host, {podnet_node_ip, podnet_pod_cidr, podnet_vxlan_mac})] from the option ``cluster``.
+
+    Elements are host names (their variables are read from ``hostvars``) or nodes as the filter
+    openkube.podnet.cluster_check returns them (name, node_ip, pod_cidr, vtep_mac), which spares every
+    host reading every other host's variables again."""
+    names = [c for c in cluster if not isinstance(c, dict)]
+    nodes = [c for c in cluster if isinstance(c, dict)]
+    if names and nodes:
+        raise AnsibleError('cluster: give host names or nodes from the filter openkube.podnet.cluster_check, not both')
+    if names:
+        if hostvars is None:
+            raise AnsibleError('cluster: host names need hostvars, which this task does not have')
+        return _members([to_text(n) for n in names], hostvars)
+    members = []
+    for i, node in enumerate(nodes):
+        if not node.get('name'):
+            raise AnsibleError('cluster[%d]: a node needs a name (the output of openkube.podnet.cluster_check)' % i)
+        members.append((node['name'], dict(zip(NODE_VARS, (node.get('node_ip'), node.get('pod_cidr'), node.get('vtep_mac'))))))
+    return members
+
+
+def user_words(msg, peers=()):
+    """A node_facts message with its option names turned into the variables people set.
+
+    ``node_ip: 'x' why`` becomes ``podnet_node_ip 'x' why`` (the form of the plan's messages), ``dev``
+    podnet_underlay_dev and ``peers[i]`` the podnet_node_ip of that peer."""
+    def leading(match):
+        if match.group(1) == 'dev':
+            return 'podnet_underlay_dev '
+        if match.group(2) is not None and int(match.group(2)) < len(peers):
+            return '%s: podnet_node_ip ' % peers[int(match.group(2))][0]
+        return match.group(0) if match.group(2) is not None else 'podnet_node_ip '
+    msg = _LEADING.sub(leading, to_text(msg), count=1)
+    return _NODE_IP.sub('podnet_node_ip', msg)
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGSPEC)
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        _validation, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        host = task_vars.get('inventory_hostname')
+        try:
+            members = members_from(args['cluster'], task_vars.get('hostvars'))
+            # the host's own settings first: a bad value fails without a remote execution
+            _plan.normalise_settings(host, args['settings'])
+            mine = [hv for name, hv in members if name == host]
+            if not mine:
+                raise _plan.PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range '
+                                      'to plan' % host)
+            node_ip = mine[0].get('podnet_node_ip')
+        except _plan.PlanError as exc:
+            return dict(result, failed=True, msg=to_text(exc))
+        peers = [(name, hv.get('podnet_node_ip')) for name, hv in members if name != host]
+        module_args = dict(node_ip=node_ip, peers=[ip for _name, ip in peers])
+        if args['dev']:
+            module_args['dev'] = args['dev']
+        facts = self._execute_module(module_name=NODE_FACTS, module_args=module_args, task_vars=task_vars)
+        for key in ('warnings', 'deprecations'):
+            if facts.get(key):
+                result[key] = facts[key]
+        if facts.get('failed'):
+            # the rescue of the preflight tells a missing pyroute2 (which it installs) from the rest
+            facts['msg'] = '%s: %s' % (host, user_words(facts.get('msg') or 'reading the underlay failed', peers))
+            facts.pop('invocation', None)
+            result.update(facts)
+            return result
+        try:
+            plan = _plan.host_plan(members, host, dict(args['settings']), facts)
+        except _plan.PlanError as exc:
+            return dict(result, failed=True, msg=to_text(exc))
+        result.update(plan)
+        result['changed'] = False
+        return result

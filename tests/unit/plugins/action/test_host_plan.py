@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+"""The action openkube.podnet.host_plan: one node_facts execution, then the plan, on the controller."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.openkube.podnet.plugins.action import host_plan as action
+from ansible_collections.openkube.podnet.plugins.filter.plan import cluster_check
+
+HOSTVARS = {
+    'worker2': {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'},
+    'worker3': {'podnet_node_ip': '10.57.4.21', 'podnet_pod_cidr': '192.168.11.0/24'},
+}
+FACTS = {'changed': False, 'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'underlay_network': '10.57.4.0/24',
+         'onlink': {'10.57.4.21': True}}
+
+
+def make(args, facts=None, host='worker2'):
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = False
+    mod = action.ActionModule(task, MagicMock(), MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    calls = []
+
+    def execute(module_name, module_args, task_vars):
+        calls.append((module_name, module_args))
+        return dict(FACTS if facts is None else facts)
+    mod._execute_module = execute
+    return mod, calls, dict(inventory_hostname=host, hostvars=HOSTVARS)
+
+
+@pytest.mark.parametrize('cluster', [['worker2', 'worker3'], cluster_check(['worker2', 'worker3'], HOSTVARS)],
+                         ids=['host names', 'cluster_check nodes'])
+def test_one_node_facts_execution_then_the_plan(cluster):
+    mod, calls, task_vars = make(dict(cluster=cluster, settings=dict(mode='host-gw')))
+    result = mod.run(task_vars=task_vars)
+    assert calls == [('openkube.podnet.node_facts', dict(node_ip='10.57.4.20', peers=['10.57.4.21']))]
+    assert not result.get('failed') and result['changed'] is False
+    assert result['mode'] == 'host-gw' and result['host'] == 'worker2'
+    assert {'dst': '192.168.11.0/24', 'via': '10.57.4.21', 'dev': 'eth0'} in result['routes']
+
+
+def test_bad_setting_fails_before_any_remote_execution():
+    mod, calls, task_vars = make(dict(cluster=['worker2', 'worker3'], settings=dict(mode='geneve')))
+    result = mod.run(task_vars=task_vars)
+    assert result['failed'] and calls == []
+    assert "worker2: podnet_mode 'geneve' is not a mode" in result['msg']
+
+
+def test_host_outside_the_cluster_fails_before_any_remote_execution():
+    mod, calls, task_vars = make(dict(cluster=['worker3'], settings={}))
+    result = mod.run(task_vars=task_vars)
+    assert result['failed'] and calls == [] and 'is not in the cluster group' in result['msg']
+
+
+def test_plan_error_from_the_facts():
+    facts = dict(FACTS, onlink={'10.57.4.21': False})
+    mod, calls, task_vars = make(dict(cluster=['worker2', 'worker3'], settings=dict(mode='host-gw')), facts=facts)
+    result = mod.run(task_vars=task_vars)
+    assert result['failed'] and len(calls) == 1
+    assert "worker2: podnet_mode 'host-gw' cannot reach worker3" in result['msg']
+
+
+def test_node_facts_failure_names_the_variables():
+    facts = dict(failed=True, msg="dev: 'eth9' does not hold node_ip 10.57.4.20 (eth0 does)")
+    mod, calls, task_vars = make(dict(cluster=['worker2', 'worker3'], settings={}, dev='eth9'), facts=facts)
+    result = mod.run(task_vars=task_vars)
+    assert calls[0][1]['dev'] == 'eth9'
+    assert result['failed']
+    assert result['msg'] == "worker2: podnet_underlay_dev 'eth9' does not hold podnet_node_ip 10.57.4.20 (eth0 does)"
+
+
+@pytest.mark.parametrize('msg, expected', [
+    ("node_ip: '10.57.4.77' is not an address of any interface of this host (it has 10.57.4.20/24)",
+     "podnet_node_ip '10.57.4.77' is not an address of any interface of this host (it has 10.57.4.20/24)"),
+    ("peers[0]: 'x' is not a valid IP address", "worker3: podnet_node_ip 'x' is not a valid IP address"),
+    ("peers[7]: 'x' is not a valid IP address", "peers[7]: 'x' is not a valid IP address"),
+    ('Failed to import the required Python library (pyroute2)', 'Failed to import the required Python library (pyroute2)'),
+])
+def test_user_words(msg, expected):
+    assert action.user_words(msg, [('worker3', 'x')]) == expected
