@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+"""Issue 6, point 8: bad input, on this machine's kernel, against ONE lab.
+
+The lab is converged in host-gw mode (with the hand-made objects); every case then runs
+``site.yml`` (mode vxlan unless the case says otherwise: a run that got through would change a
+lot) with ``-e`` overrides or a temporary inventory, and must
+
+* fail (rc != 0),
+* fail in the preflight: no task result reports a change, and no task after the preflight
+  (the converge module, the pod and mode roles, cleanup) even starts,
+* say what is wrong: one failure message names the host (or the failure is that host's), the
+  variable, and the value,
+* leave the normalised dump of every host exactly as it was before the run.
+
+Cases that need something on the host (an underlay MTU, a device in the way) prepare it before
+the "before" dump and undo it afterwards; when a case did change the kernel (a defect), the lab
+is converged back to host-gw so that the next case starts from the same state.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+
+import pytest
+import yaml
+
+import kit
+from kit import lab_name
+from lab import REPO, built_lab
+
+DELETE = object()
+
+#: actions that belong to the preflight (they read, compute and assert; they change nothing)
+PREFLIGHT_ACTIONS = ('validate_argument_spec', 'assert', 'node_facts', 'host_plan', 'set_fact', 'fail')
+
+
+def case(cid, expect, args=(), hostvars=None, setup=None, undo=None):
+    """expect: (host, variable, value); value None when there is none (a missing variable)."""
+    return pytest.param(dict(args=list(args), hostvars=hostvars or {}, setup=setup or {}, undo=undo or {},
+                             expect=expect), id=cid)
+
+
+def pods(value):
+    return ['-e', json.dumps(dict(podnet_pods=value))]
+
+
+CASES = [
+    # unknown choices
+    case('mode-unknown', ('worker2', 'podnet_mode', 'bogus'), ['-e', 'mode=bogus']),
+    case('state-unknown', ('worker2', 'podnet_state', 'gone'), ['-e', 'podnet_state=gone']),
+    # pod ranges
+    case('pod-cidr-invalid', ('worker3', 'podnet_pod_cidr', '192.168.300.0/24'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.300.0/24'))),
+    case('pod-cidr-host-bits', ('worker3', 'podnet_pod_cidr', '192.168.11.5/24'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.5/24'))),
+    case('pod-cidr-no-prefix', ('worker3', 'podnet_pod_cidr', '192.168.11.0'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.0'))),
+    case('pod-cidr-too-small', ('worker3', 'podnet_pod_cidr', '192.168.11.0/29'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.0/29'))),
+    case('pod-cidr-ipv6', ('worker3', 'podnet_pod_cidr', 'fd00:11::/64'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='fd00:11::/64'))),
+    case('pod-cidrs-overlap', ('worker3', 'podnet_pod_cidr', '192.168.10.128/25'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.10.128/25'))),
+    case('node-ip-in-own-pod-range', ('worker3', 'podnet_pod_cidr', '10.57.4.0/24'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='10.57.4.0/24'))),
+    case('node-ip-in-peer-pod-range', ('worker3', 'podnet_pod_cidr', '192.168.10.50'),
+         hostvars=dict(worker3=dict(podnet_node_ip='192.168.10.50'))),
+    # node IPs
+    case('node-ip-duplicate', ('worker3', 'podnet_node_ip', '10.57.4.20'),
+         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.20'))),
+    case('node-ip-invalid', ('worker3', 'podnet_node_ip', '10.57.4.300'),
+         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.300'))),
+    case('node-ip-ipv6', ('worker3', 'podnet_node_ip', 'fd00::21'),
+         hostvars=dict(worker3=dict(podnet_node_ip='fd00::21'))),
+    case('node-ip-not-on-host', ('worker3', 'podnet_node_ip', '10.57.4.77'),
+         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.77'))),
+    case('node-ip-wrong-type-list', ('worker3', 'podnet_node_ip', '10.57.4.21'),
+         hostvars=dict(worker3=dict(podnet_node_ip=['10.57.4.21']))),
+    case('node-ip-missing', ('worker3', 'podnet_node_ip', None), hostvars=dict(worker3=dict(podnet_node_ip=DELETE))),
+    case('pod-cidr-missing', ('worker3', 'podnet_pod_cidr', None), hostvars=dict(worker3=dict(podnet_pod_cidr=DELETE))),
+    # VTEP MACs
+    case('mac-invalid', ('worker3', 'podnet_vxlan_mac', 'zz:zz:zz:zz:zz:zz'),
+         hostvars=dict(worker3=dict(podnet_vxlan_mac='zz:zz:zz:zz:zz:zz'))),
+    case('mac-multicast', ('worker3', 'podnet_vxlan_mac', '01:00:5e:00:00:01'),
+         hostvars=dict(worker3=dict(podnet_vxlan_mac='01:00:5e:00:00:01'))),
+    case('mac-duplicate', ('worker3', 'podnet_vxlan_mac', '0e:00:00:00:00:01'),
+         ['-e', 'podnet_vxlan_mac=0e:00:00:00:00:01']),
+    # names
+    case('vxlan-dev-over-15-bytes', ('worker2', 'podnet_vxlan_dev', 'podnet.vxlan.long'),
+         ['-e', 'podnet_vxlan_dev=podnet.vxlan.long']),
+    case('ipip-dev-over-15-bytes', ('worker2', 'podnet_ipip_dev', 'podnet.ipip.toolong'),
+         ['-e', 'podnet_ipip_dev=podnet.ipip.toolong']),
+    case('vxlan-dev-equals-ipip-dev', ('worker2', 'podnet_vxlan_dev', 'podnet.tun'),
+         ['-e', 'podnet_vxlan_dev=podnet.tun', '-e', 'podnet_ipip_dev=podnet.tun']),
+    case('pod-host-dev-over-15-bytes', ('worker2', 'podnet_pods[0].host_dev', 'veth-0123456789ab'),
+         pods([dict(name='ns1', host_dev='veth-0123456789ab')])),
+    case('pod-name-with-slash', ('worker2', 'podnet_pods[0].name', 'a/b'), pods([dict(name='a/b')])),
+    case('pods-empty', ('worker2', 'podnet_pods', '[]'), pods([])),
+    case('pods-wrong-type-string', ('worker2', 'podnet_pods', 'ns1'), ['-e', 'podnet_pods=ns1']),
+    case('pods-duplicate-name', ('worker2', 'podnet_pods[1].name', 'ns1'), pods([dict(name='ns1'), dict(name='ns1')])),
+    case('pod-ip-outside-range', ('worker2', 'podnet_pods[0].ip', '10.0.0.5'), pods([dict(name='ns1', ip='10.0.0.5')])),
+    case('pod-ip-is-gateway', ('worker2', 'podnet_pods[0].ip', '192.168.10.1'),
+         pods([dict(name='ns1', ip='192.168.10.1')])),
+    # numbers
+    case('vni-zero', ('worker2', 'podnet_vxlan_vni', '0'), ['-e', 'podnet_vxlan_vni=0']),
+    case('vni-too-large', ('worker2', 'podnet_vxlan_vni', '16777216'), ['-e', 'podnet_vxlan_vni=16777216']),
+    case('vni-not-a-number', ('worker2', 'podnet_vxlan_vni', 'abc'), ['-e', 'podnet_vxlan_vni=abc']),
+    case('port-zero', ('worker2', 'podnet_vxlan_port', '0'), ['-e', 'podnet_vxlan_port=0']),
+    case('port-too-large', ('worker2', 'podnet_vxlan_port', '70000'), ['-e', 'podnet_vxlan_port=70000']),
+    case('mtu-not-a-number', ('worker2', 'podnet_mtu', 'abc'), ['-e', 'podnet_mtu=abc']),
+    case('mtu-too-small', ('worker2', 'podnet_mtu', '500'), ['-e', 'podnet_mtu=500']),
+    case('mtu-too-large-for-vxlan', ('worker2', 'podnet_mtu', '1480'), ['-e', 'podnet_mtu=1480']),
+    case('underlay-mtu-too-small-for-vxlan', ('worker3', 'MTU', '600'),
+         setup=dict(worker3='ip link set eth0 mtu 600'), undo=dict(worker3='ip link set eth0 mtu 1500')),
+    case('underlay-dev-wrong', ('worker3', 'podnet_underlay_dev', 'eth9'),
+         hostvars=dict(worker3=dict(podnet_underlay_dev='eth9'))),
+    case('install-pyroute2-not-a-bool', ('worker2', 'podnet_install_pyroute2', 'maybe'),
+         ['-e', 'podnet_install_pyroute2=maybe']),
+    # clashes with what is already on the host (the preflight should see them before any change)
+    case('vxlan-dev-name-taken-by-a-veth', ('worker2', 'podnet_vxlan_dev', 'podnet.test0'),
+         ['-e', 'podnet_vxlan_dev=podnet.test0']),
+    case('vni-clashes-with-existing-device', ('worker3', 'podnet_vxlan_vni', '1'),
+         setup=dict(worker3='ip link add clash1 type vxlan id 1 dstport 8472 dev eth0 nolearning'),
+         undo=dict(worker3='ip link del clash1')),
+    case('port-clashes-with-existing-device', ('worker3', 'podnet_vxlan_port', '4790'), ['-e', 'podnet_vxlan_port=4790'],
+         setup=dict(worker3='ip link add clash2 type vxlan dstport 4790 external && ip link set clash2 up'),
+         undo=dict(worker3='ip link del clash2')),
+]
+
+
+def write_inventory(path, overrides):
+    """A copy of inventories/lab whose host variables get ``overrides`` ({host: {var: value|DELETE}})."""
+    src = os.path.join(REPO, 'inventories', 'lab')
+    shutil.copytree(src, path)
+    with open(os.path.join(path, 'hosts.yml')) as f:
+        inv = yaml.safe_load(f)
+    hosts = inv['podnet_lab']['children']['podnet_nodes']['hosts']
+    for host, changes in overrides.items():
+        for var, value in changes.items():
+            if value is DELETE:
+                hosts[host].pop(var, None)
+            else:
+                hosts[host][var] = value
+    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
+        yaml.safe_dump(inv, f)
+    return path
+
+
+@pytest.fixture(scope='module')
+def lab():
+    with built_lab('inventories/lab', name=lab_name('bad')) as lab:
+        kit.handmade(lab)
+        kit.site(lab, 'host-gw')
+        yield lab
+
+
+RESULTS = []
+
+
+def check_failure(run, expect, stage):
+    """The failure names host, variable and value; returns the message that does."""
+    host, var, value = expect
+    failed = run.failures()
+    assert failed, '%s: no task failed (rc %s):\n%s' % (stage, run.rc, run.tail())
+    for event in failed:
+        msg = event['msg']
+        if var in msg and (value is None or value in msg) and (host in msg or event['host'] == host):
+            return msg
+    raise AssertionError('%s: no failure message names host %s, variable %s and value %r:\n  %s'
+                         % (stage, host, var, value, '\n  '.join('[%s] %s' % (e['host'], e['msg'][:600]) for e in failed)))
+
+
+@pytest.mark.parametrize('bad', CASES)
+def test_bad_input_fails_in_preflight_and_changes_nothing(lab, bad, tmp_path, request):
+    cid = request.node.callspec.id
+    target = lab
+    if bad['hostvars']:
+        target = copy.copy(lab)
+        target.inventory = write_inventory(str(tmp_path / 'inventory'), bad['hostvars'])
+    for host, script in bad['setup'].items():
+        lab.hosts[host].run(['bash', '-ec', script], check=True)
+    try:
+        before = kit.dump(lab)
+        args = bad['args'] if any(a.startswith('mode=') for a in bad['args']) else ['-e', 'mode=vxlan'] + bad['args']
+        run = kit.play(target, 'playbooks/site.yml', *args, ok=False, what='bad input %s' % cid)
+        after = kit.dump(lab)
+        outcome = dict(case=cid, rc=run.rc, seconds=run.seconds,
+                       changed=sorted(set(e['task'] for e in run.events if e['changed'])),
+                       beyond_preflight=sorted(set(e['task'] for e in run.events
+                                                   if e['action'].split('.')[-1] not in PREFLIGHT_ACTIONS)),
+                       kernel_changed=after != before,
+                       messages=[('[%s] %s' % (e['host'], e['msg']))[:300] for e in run.failures()])
+        RESULTS.append(outcome)
+        print(json.dumps(outcome, indent=1))
+        assert run.rc not in (0, None), 'the run succeeded:\n%s' % run.tail()
+        message = check_failure(run, bad['expect'], cid)
+        outcome['message'] = message[:300]
+        assert not outcome['changed'], 'tasks reported changes: %s' % outcome['changed']
+        assert not outcome['beyond_preflight'], ('the run got past the preflight before failing: %s\n%s'
+                                                 % (outcome['beyond_preflight'], '\n'.join(outcome['messages'])))
+        kit.assert_same(after, before, 'the failed run changed the kernel (first: after, second: before)')
+    finally:
+        for host, script in bad['undo'].items():
+            lab.hosts[host].run(['bash', '-c', script])
+        if RESULTS and RESULTS[-1]['case'] == cid and RESULTS[-1]['kernel_changed']:
+            kit.site(lab, 'host-gw', what='restore host-gw after %s' % cid)
+
+
+def test_host_gw_across_subnets_fails_in_preflight():
+    """inventories/lab-routed: worker2/3 on 10.57.4.0/24, worker4/5 on 10.57.5.0/24, a router between."""
+    with built_lab('inventories/lab-routed', name=lab_name('routed')) as lab:
+        before = kit.dump(lab)
+        run = kit.play(lab, 'playbooks/site.yml', '-e', 'mode=host-gw', ok=False, what='bad input host-gw across subnets')
+        assert run.rc not in (0, None), run.tail()
+        check_failure(run, ('worker2', 'podnet_mode', 'host-gw'), 'host-gw across subnets')
+        # every host fails; worker2's own message names a peer across the router
+        mine = [e['msg'] for e in run.failures() if e['msg'].startswith('worker2: ')]
+        assert mine and any(('worker4' in m and '10.57.5.20' in m) or ('worker5' in m and '10.57.5.21' in m)
+                            for m in mine), mine
+        message = mine[0]
+        assert not [e for e in run.events if e['changed']], run.tail()
+        kit.assert_same(kit.dump(lab), before, 'the refused host-gw run changed the kernel')
+        RESULTS.append(dict(case='host-gw-across-subnets', rc=run.rc, seconds=run.seconds, kernel_changed=False,
+                            message=message[:300]))
+
+
+def test_zz_print_bad_input_table(capsys):
+    with capsys.disabled():
+        print('\nbad-input table:')
+        for r in RESULTS:
+            print('  %-36s rc=%s %5.1fs kernel_changed=%s changed=%s past_preflight=%s\n      %s' % (
+                r['case'], r['rc'], r['seconds'], r['kernel_changed'], r.get('changed'), r.get('beyond_preflight'),
+                (r.get('message') or ' | '.join(r.get('messages', [])))[:240]))

@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+"""Issue 6 for ipip, under User-Mode Linux (this machine's kernel has no ipip), in ONE boot.
+
+Inside the guest, two labs of inventories/lab: ``u1`` goes through the switches and faults,
+``u2`` gets one fresh ipip deployment (the reference). Both carry the hand-made objects of
+kit.handmade(), plus a hand-made ipip device ``tun99`` (local = node IP, a remote; ours has no
+remote). In order, on u1:
+
+1. fresh host-gw (this dump is also the fresh host-gw reference: the same lab never saw another mode);
+2. ``--check`` ipip: changes nothing, and predicts step 3 task by task (and action by action);
+3. host-gw -> ipip: equals the fresh ipip deployment of u2;
+4. ipip -> vxlan: no ipip device, no route through it is left (and the hand-made objects stay);
+5. vxlan -> ipip: equals the fresh ipip deployment again;
+6. drift: the ipip device deleted on worker2, its MTU changed on worker3: the next run reports a
+   change on both, names the repair, and the dump equals the fresh ipip deployment again;
+7. verify (ipip; the pings and the capture of IP protocol 4);
+8. ipip -> host-gw: equals step 1.
+
+Every dump is taken inside the guest with kit.py (``python kit.py dump``) and compared here.
+The labs vanish with the guest (their mounts live in the guest's tmpfs /run), so no lab
+teardown is run inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+import kit
+from lab import REPO
+
+pytestmark = pytest.mark.uml
+
+SCRIPT = textwrap.dedent('''\
+    export PATH={repo}/.venv/bin:$PATH ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+    export ANSIBLE_CALLBACK_PLUGINS={callbacks} ANSIBLE_CALLBACKS_ENABLED=podnet_events
+    cd {repo}
+    KIT="python tests/integration/lifecycle/kit.py"
+    # this UML kernel has no nf_tables for IPv4: the legacy iptables backend, for the collection and the kit
+    export PODNET_TEST_IPTABLES=iptables-legacy
+    EXTRA="-e podnet_iptables=iptables-legacy"
+    now() {{ date +%s.%N; }}
+    run() {{  # run NAME LAB ARGS...: one ansible-playbook, its events, recap and time as marker lines
+      local name=$1 lab=$2; shift 2
+      local start=$(now)
+      PODNET_EVENTS_FILE=$TMPDIR/ev-$name.jsonl ansible-playbook -e podnet_lab_name=$lab $EXTRA "$@" > $TMPDIR/run-$name.log 2>&1
+      local rc=$?
+      echo "@@RUN $name $rc $(echo "$(now) - $start" | bc)"
+      grep -E '^worker[0-9]+ +:' $TMPDIR/run-$name.log | sed "s/^/@@RECAP $name /"
+      echo "@@EVENTS $name $(python -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' \\
+        $TMPDIR/ev-$name.jsonl 2>/dev/null || echo '[]')"
+      if [ $rc != 0 ]; then echo "@@LOG $name"; tail -40 $TMPDIR/run-$name.log; fi
+      return $rc
+    }}
+    dump() {{ echo "@@DUMP $1 $($KIT dump $2 worker2 worker3)"; }}
+    on() {{ local lab=$1 host=$2; shift 2
+           nsenter --net=/run/podnet/$lab/$host/net --mount=/run/podnet/$lab/$host/mnt --uts=/run/podnet/$lab/$host/uts -- "$@"; }}
+
+    run build-u1 u1 playbooks/lab.yml || exit 1
+    run build-u2 u2 playbooks/lab.yml || exit 1
+    $KIT handmade u1 ipip && $KIT handmade u2 ipip || exit 1
+    dump 0-pristine u1
+    run 1-host-gw u1 playbooks/site.yml -e mode=host-gw || exit 1
+    dump 1-host-gw u1
+    run 2-check-ipip u1 playbooks/site.yml -e mode=ipip --check --diff  # asserted last, on the host
+    dump 2-check-ipip u1
+    run 3-ipip u1 playbooks/site.yml -e mode=ipip || exit 1
+    dump 3-ipip u1
+    run ref-ipip u2 playbooks/site.yml -e mode=ipip || exit 1
+    dump ref-ipip u2
+    run 4-vxlan u1 playbooks/site.yml -e mode=vxlan || exit 1
+    dump 4-vxlan u1
+    run 5-ipip u1 playbooks/site.yml -e mode=ipip || exit 1
+    dump 5-ipip u1
+    on u1 worker2 ip link del podnet.ipip && on u1 worker3 ip link set podnet.ipip mtu 1300 || exit 1
+    dump 6-broken u1
+    run 6-repair u1 playbooks/site.yml -e mode=ipip || exit 1
+    dump 6-repaired u1
+    run 7-verify u1 playbooks/verify.yml -e mode=ipip
+    run 8-host-gw u1 playbooks/site.yml -e mode=host-gw || exit 1
+    dump 8-host-gw u1
+''')
+
+
+def parse(output):
+    runs, recaps, events, dumps, notes = {}, {}, {}, {}, []
+    for line in output.splitlines():
+        if line.startswith('@@RUN '):
+            name, rc, secs = line.split()[1:]
+            runs[name] = (int(rc), float(secs))
+        elif line.startswith('@@RECAP '):
+            name, host, rest = line.split(None, 3)[1:]
+            counts = dict(item.split('=') for item in rest.lstrip(': ').split())
+            recaps.setdefault(name, {})[host] = int(counts['changed'])
+        elif line.startswith('@@EVENTS '):
+            name, data = line.split(' ', 2)[1:]
+            events[name] = json.loads(data)
+        elif line.startswith('@@DUMP '):
+            name, data = line.split(' ', 2)[1:]
+            dumps[name] = json.loads(data)
+        elif line.startswith('@@NOTE '):
+            notes.append(line[7:])
+    return runs, recaps, events, dumps, notes
+
+
+def test_ipip_lifecycle_under_uml(uml, capsys):
+    result = uml(SCRIPT.format(repo=REPO, callbacks=kit.CALLBACKS), timeout=1500, mem='2G',
+                 modules=('ip_tables', 'iptable_filter', 'xt_tcpudp'))
+    runs, recaps, events, dumps, notes = parse(result.output)
+    for name, (rc, secs) in runs.items():
+        kit.TIMINGS.append(('UML %s (rc %d)' % (name, rc), secs))
+    kit.TIMINGS.append(('UML boot + whole script', result.seconds))
+    with capsys.disabled():
+        print('\nUML lifecycle: %.0f s; %s' % (result.seconds, ', '.join('%s %.0fs' % (n, s) for n, (_r, s) in runs.items())))
+        for note in notes:
+            print('  NOTE ' + note)
+    assert result.rc == 0, result.output[-6000:]
+
+    # 3, 5: switches to ipip equal a fresh ipip deployment; the hand-made objects stay
+    for name in ('1-host-gw', '3-ipip', '4-vxlan', '5-ipip', '6-repaired', '8-host-gw'):
+        kit.assert_handmade(dumps[name], ipip=True, firewall=not notes)
+    for name in ('3-ipip', '5-ipip'):
+        kit.assert_same(dumps[name], dumps['ref-ipip'], '%s: differs from a fresh ipip deployment (second)' % name)
+    link = dumps['3-ipip']['worker2']['links']['podnet.ipip']
+    assert (link['linkinfo']['info_kind'], link['mtu']) == ('ipip', 1480), link
+    assert link['linkinfo']['info_data'].get('local') == '10.57.4.20', link
+    assert link['linkinfo']['info_data'].get('remote', 'any') in ('any', '0.0.0.0'), link
+
+    # 4: nothing of ipip is left in vxlan mode
+    for host, s in dumps['4-vxlan'].items():
+        assert 'podnet.ipip' not in s['links'], host
+        assert not [r for r in s['routes'] if r.get('dev') == 'podnet.ipip'], (host, s['routes'])
+        assert 'podnet.vxlan' in s['links'], host
+
+    # 6: drift of the ipip device is repaired
+    assert dumps['6-broken'] != dumps['5-ipip']
+    assert all(n > 0 for n in recaps['6-repair'].values()), recaps['6-repair']
+    actions = dict((e['host'], e['actions'] or []) for e in events['6-repair'] if e['action'].endswith('converge'))
+    assert any(a.startswith('tunnel: add') for a in actions['worker2']), actions
+    assert any(a.startswith('tunnel: update') for a in actions['worker3']), actions
+    kit.assert_same(dumps['6-repaired'], dumps['ref-ipip'], 'after the repair (first) vs a fresh ipip deployment')
+
+    # 7: verify passes in ipip mode
+    assert runs['7-verify'][0] == 0, 'verify failed in ipip mode:\n%s' % result.output.split('@@LOG 7-verify', 1)[-1][:4000]
+
+    # 8: back to host-gw, exactly as the fresh host-gw deployment of step 1
+    kit.assert_same(dumps['8-host-gw'], dumps['1-host-gw'], 'ipip -> host-gw (first) vs the fresh host-gw deployment')
+
+    # 2 (last, so that a check-mode failure does not hide the rest): check mode changes nothing and predicts the real run
+    assert runs['2-check-ipip'][0] == 0, 'ipip --check failed:\n%s' % result.output.split('@@LOG 2-check-ipip', 1)[-1][:3000]
+    kit.assert_same(dumps['2-check-ipip'], dumps['1-host-gw'], 'ipip --check changed the kernel')
+    predicted = dict(((e['task'], e['host']), (e['status'], e['items'], e['actions'], e['steps']))
+                     for e in events['2-check-ipip'])
+    happened = dict(((e['task'], e['host']), (e['status'], e['items'], e['actions'], e['steps']))
+                    for e in events['3-ipip'])
+    wrong = ['%s on %s: --check %s / real %s' % (k[0], k[1], predicted.get(k), happened.get(k))
+             for k in sorted(set(predicted) | set(happened)) if predicted.get(k) != happened.get(k)]
+    assert not wrong, 'check mode mispredicted the switch to ipip:\n  ' + '\n  '.join(wrong)
