@@ -16,7 +16,8 @@ description:
   - The host therefore has its own hostname, interfaces, routes, C(/run/netns) and C(/sys); it shares the
     controller's file system otherwise, so files are put and fetched by copying them locally, and the
     controller's Python (with pyroute2) runs unchanged inside it.
-  - Commands run as the controller's user (root, which the lab needs), in its home directory.
+  - Commands run as the controller's user (root, which the lab needs), in its home directory (C($HOME)),
+    which is also what C(~) means on a lab host (see O(remote_user)).
   - Supports pipelining.
   - Fails with a clear message when the lab host does not exist (build the lab first with C(playbooks/lab.yml)).
 author:
@@ -41,6 +42,17 @@ options:
       - name: podnet_lab_name
     env:
       - name: PODNET_LAB_NAME
+  remote_user:
+    description:
+      - Not settable, always unset. Commands run as the controller's user, and an unset remote user makes
+        Ansible expand C(~) on a lab host with the shell (C(echo ~)), that is to the controller's C($HOME), the
+        same directory that C(async_wrapper) (which uses C($HOME)) writes its job files to and that the commands
+        start in.
+      - With the user's name, Ansible would expand C(~root) from the password database instead; where that
+        differs from C($HOME) (under User-Mode Linux, C(HOME=/run/home)), C(async_status) looked for the job
+        in the wrong directory ("could not find job") and remote temporary files went to the password
+        database's home.
+    type: str
   lab_root:
     description: Directory that holds the labs.
     type: str
