@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make setup        system packages, .venv, .tmp/collections (scripts/setup.sh)"
-	@echo "make test         setup, lint, sanity, units, integration (stops at the first failure)"
+	@echo "make test         setup, lint, sanity, units, integration, molecule, downstream, docs, bench-smoke (stops at the first failure)"
 	@echo "make lint         ansible-lint (production profile), yamllint, antsibull-changelog lint"
 	@echo "make sanity       ansible-test sanity --local --python 3.11 (on a copy of the checkout)"
 	@echo "make units        ansible-test units --local --python 3.11 --requirements"
@@ -28,7 +28,7 @@ setup:
 # Recursive makes so each stage runs in order and the first failure stops the rest.
 test:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; start=$$(date +%s); rc=0; \
-	for stage in setup lint sanity units integration molecule downstream docs; do \
+	for stage in setup lint sanity units integration molecule downstream docs bench-smoke; do \
 	  STAGE_LOG=$$log $(MAKE) --no-print-directory $$stage || { rc=$$?; break; }; \
 	done; \
 	echo "=== summary (wall time per stage)"; cat $$log; \
