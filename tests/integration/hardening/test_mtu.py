@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import df_ping, iputils_df, segments
+from hardening_kit import df_ping, iputils_df, segments
 
 WANT = {'host-gw': 1500, 'vxlan': 1450}
 

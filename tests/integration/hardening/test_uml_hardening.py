@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import textwrap
 
-from conftest import HERE, write_inventory
+from hardening_kit import HERE, write_inventory
 from lab import REPO
 
 SCRIPT = textwrap.dedent('''\

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import HERE
+from hardening_kit import HERE
 from lab import built_lab, recap
 
 WORKERS = ('worker2', 'worker3')
