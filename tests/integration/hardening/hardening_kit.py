@@ -59,4 +59,3 @@ def iputils_df(host, target, size, podns='ns1'):
     """iputils ping with DF (-M do), an oracle independent of our code: (returncode, output)."""
     proc = host.ns_run(podns, ['ping', '-M', 'do', '-s', str(size), '-c', '1', '-W', '2', target])
     return proc.returncode, proc.stdout + proc.stderr
-
