@@ -397,6 +397,71 @@ def verify(lab, mode):
     return run
 
 
+def _children():
+    """Map of parent pid -> child pids, read from /proc."""
+    tree = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(')') + 2:].split()
+        if fields[0] == 'Z':
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(')') + 2:].split()[0] != 'Z'
+
+
+def kill_tree(root, timeout=10.0):
+    """SIGKILL ``root`` and every process descended from it, also those in sessions of their own.
+
+    ansible-playbook's workers call setsid(), so killing the playbook's process group misses them
+    and the module processes they started: those would go on writing after the "kill". The tree is
+    frozen with SIGSTOP until no new process appears, then every frozen process gets SIGKILL, and
+    this returns once none of them is alive any more."""
+    frozen = set()
+    while True:
+        tree = _children()
+        found, todo = set(), [root]
+        while todo:
+            pid = todo.pop()
+            if pid in found:
+                continue
+            found.add(pid)
+            todo.extend(tree.get(pid, ()))
+        new = found - frozen
+        if not new:
+            break
+        for pid in new:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        frozen |= new
+    for pid in frozen:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in frozen - {root}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in frozen - {root} if _alive(pid)]
+    assert not left, 'processes of the killed run still alive: %s' % left
+
+
 def killed(lab, playbook, *args, after=None, pattern=None, delay=0.0, timeout=300):
     """Start a playbook in its own process group and SIGKILL the whole group ``after`` seconds, or
     ``delay`` seconds after a line of its output contains ``pattern``. Returns (Run, stdout so far,
@@ -426,15 +491,9 @@ def killed(lab, playbook, *args, after=None, pattern=None, delay=0.0, timeout=30
             out.append(line)
             if pattern and seen_at is None and pattern in line:
                 seen_at = time.monotonic()
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        killed_it = True
+    killed_it = proc.poll() is None
+    kill_tree(proc.pid)
     proc.wait()
-    # anything of the group still alive (module processes) gets the same
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     seconds = time.monotonic() - start
     TIMINGS.append(('killed %s %s at %.1fs' % (os.path.basename(playbook), ' '.join(args), seconds), seconds))
     stdout = ''.join(out)

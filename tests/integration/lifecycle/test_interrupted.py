@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Issue 6, point 5: interrupted runs, on this machine's kernel.
 
-``ansible-playbook`` runs in a process group of its own and the whole group (the controller, its
+``ansible-playbook`` runs in a session of its own and its whole process tree (the controller, its
 workers, and the module processes they started inside the lab hosts) gets SIGKILL at a chosen
 moment: a time after the start, or a delay after a given task header appears in its output.
 Kill points cover both ways of applying the plan (podnet_apply=one_call: inside the converge
@@ -31,7 +31,7 @@ KILLS = [
      'TASK [openkube.podnet.host_gw', 0.2),
     ('host-gw-to-vxlan-roles-in-vxlan-role', 'vxlan', ('-e', 'podnet_apply=roles'), None,
      'TASK [openkube.podnet.vxlan : ', 1.0),
-    ('vxlan-to-host-gw-one_call-in-module', 'host-gw', (), None, APPLY_TASK, 0.4),
+    ('vxlan-to-host-gw-one_call-in-module', 'host-gw', (), None, APPLY_TASK, 0.15),
     ('host-gw-to-vxlan-one_call-after-4s', 'vxlan', (), 4.0, None, 0),
     ('teardown-roles-removing-pods', 'absent', ('-e', 'podnet_apply=roles'), None,
      "TASK [openkube.podnet.podnet : Remove the pods' veth pairs", 0.0),
