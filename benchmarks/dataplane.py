@@ -330,10 +330,10 @@ def run_host(ans, modes, reps, tcp_seconds, udp_seconds, lab_prefix='bench', log
 def run_guest(modes, reps, tcp_seconds, udp_seconds, prefix='umlb', collection=True):
     """Inside User-Mode Linux: labs built directly, the collection's modes with ansible-playbook."""
     def converge(lab, mode):
-        # The collection's iptables chains (podnet_encap_filter, podnet_forward_accept) cannot be written
-        # with iptables-nft under the UML kernel here ("TABLE_ADD failed (Operation not supported)"):
-        # measured without them there; on this machine's kernel they are on (the defaults).
-        cmd = site_cmd(lab, mode) + ['-e', 'podnet_encap_filter=false', '-e', 'podnet_forward_accept=false']
+        # iptables-nft cannot write the collection's chains under the UML kernel here ("TABLE_ADD
+        # failed (Operation not supported)"); iptables-legacy can, so the chains are on, as on
+        # this machine's kernel (the defaults: podnet_encap_filter, podnet_forward_accept).
+        cmd = site_cmd(lab, mode) + ['-e', 'podnet_iptables=iptables-legacy']
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), cwd=REPO, check=False)
         if proc.returncode != 0:
             raise RuntimeError('site.yml -e mode=%s failed: %s' % (mode, proc.stdout[-1500:]))

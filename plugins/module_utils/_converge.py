@@ -105,6 +105,26 @@ def steps(plan, parts=PARTS):
     return todo
 
 
+class _Sockets(object):
+    """One netlink socket per namespace for all the steps of a run (opening one costs about as
+    much as a step's dump). A namespace that is missing is looked up again at its next step."""
+
+    def __init__(self):
+        self._open = {}
+
+    def get(self, netns):
+        nl = self._open.get(netns)
+        if nl is None or nl.ns_missing:
+            nl = self._open[netns] = Netlink(netns)
+        nl.forget_links()  # the previous step may have made or removed links
+        return nl
+
+    def close(self):
+        for nl in self._open.values():
+            nl.close()
+        self._open = {}
+
+
 def run(plan, parts=PARTS, check_mode=False):
     """Validate every step, then converge them in order. Returns the module result."""
     prepared = []
@@ -113,14 +133,20 @@ def run(plan, parts=PARTS, check_mode=False):
         params = with_defaults(utils.ARGSPEC, args)
         prepared.append((module, params, resource_cls, utils.wanted_from_params(params)))
     results = []
-    for module, params, resource_cls, wanted in prepared:
-        with Netlink(params.get('netns')) as nl:
+    sockets = _Sockets()
+    try:
+        for module, params, resource_cls, wanted in prepared:
+            nl = sockets.get(params.get('netns'))
             result = converge(resource_cls(nl, params, wanted), wanted, state=params.get('state') or 'present',
                               purge=bool(params.get('purge')), check_mode=check_mode)
-        where = ' in %s' % params['netns'] if params.get('netns') else ''
-        results.append(dict(module=module, where=params.get('netns'), changed=result['changed'],
-                            actions=['%s%s: %s' % (module, where, a) for a in result['actions']],
-                            diff=result['diff']))
+            if module == 'netns':
+                sockets.close()  # namespaces made or removed: the next steps open theirs afresh
+            where = ' in %s' % params['netns'] if params.get('netns') else ''
+            results.append(dict(module=module, where=params.get('netns'), changed=result['changed'],
+                                actions=['%s%s: %s' % (module, where, a) for a in result['actions']],
+                                diff=result['diff']))
+    finally:
+        sockets.close()
     changed_steps = [r for r in results if r['changed']]
     return dict(
         changed=bool(changed_steps),
