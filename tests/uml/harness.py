@@ -134,9 +134,9 @@ def uml_available():
             and bool(shutil.which('modprobe') or os.path.exists('/sbin/modprobe')))
 
 
-def _session_pids(sid):
-    """Processes of session ``sid`` still alive (linux.uml forks helpers into it)."""
-    pids = []
+def processes():
+    """(pid, fields) of every process alive (not a zombie), from /proc/PID/stat; ``fields`` are the
+    ones after the command name: [0] state, [1] parent pid, [3] process group, [4] session."""
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
@@ -146,10 +146,13 @@ def _session_pids(sid):
         except OSError:
             continue
         fields = stat[stat.rfind(')') + 2:].split()
-        # fields[0] is the state, [3] the process group, [4] the session
-        if fields[0] != 'Z' and (int(fields[3]) == sid or int(fields[4]) == sid):
-            pids.append(int(entry))
-    return pids
+        if fields[0] != 'Z':
+            yield int(entry), fields
+
+
+def _session_pids(sid):
+    """Processes of session ``sid`` still alive (linux.uml forks helpers into it)."""
+    return [pid for pid, fields in processes() if int(fields[3]) == sid or int(fields[4]) == sid]
 
 
 def _kill_session(proc):

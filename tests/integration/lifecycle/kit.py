@@ -57,6 +57,7 @@ if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
 from lab import REPO, VENV_BIN, LabHost, recap  # noqa: E402  (tests/lab.py)
+from uml.harness import processes  # noqa: E402  (tests/uml/harness.py)
 
 CALLBACKS = os.path.join(HERE, 'callback_plugins')
 VOLATILE = frozenset(('ifindex', 'link_index', 'link_netnsid', 'stats', 'stats64', 'valid_life_time',
@@ -398,30 +399,16 @@ def verify(lab, mode):
 
 
 def _children():
-    """Map of parent pid -> child pids, read from /proc."""
+    """Map of parent pid -> child pids of the processes alive."""
     tree = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(')') + 2:].split()
-        if fields[0] == 'Z':
-            continue
-        tree.setdefault(int(fields[1]), []).append(int(entry))
+    for pid, fields in processes():
+        tree.setdefault(int(fields[1]), []).append(pid)
     return tree
 
 
-def _alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(')') + 2:].split()[0] != 'Z'
+def _alive(pids):
+    """Those of ``pids`` still alive."""
+    return sorted(set(pids) & set(pid for pid, _fields in processes()))
 
 
 def kill_tree(root, timeout=10.0):
@@ -456,9 +443,9 @@ def kill_tree(root, timeout=10.0):
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
-    while any(_alive(pid) for pid in frozen - {root}) and time.monotonic() < deadline:
+    while _alive(frozen - {root}) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [pid for pid in frozen - {root} if _alive(pid)]
+    left = _alive(frozen - {root})
     assert not left, 'processes of the killed run still alive: %s' % left
 
 
