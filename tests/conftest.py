@@ -49,16 +49,9 @@ def uml():
     return run_in_uml
 
 
-def _minutes(item):
-    mark = item.get_closest_marker('long')
-    return mark.kwargs.get('minutes', 1) if mark else 0
-
-
 def pytest_collection_modifyitems(config, items):
-    """Test files with a test marked ``long`` go first, the longest first: pytest-xdist (make
-    integration) hands out whole files in this order, so that the long ones start at once and the
-    two workers finish closer together. The order within a file, and of the others, stays."""
-    minutes = {}
-    for item in items:
-        minutes[item.path] = max(minutes.get(item.path, 0), _minutes(item))
-    items.sort(key=lambda item: -minutes[item.path])
+    """Test files with a User-Mode Linux test go first: they run longest, and pytest-xdist (make
+    integration) hands out whole files in this order, so the two workers finish closer together.
+    The order within a file, and among the other files, stays as collected."""
+    uml_files = set(item.path for item in items if 'uml' in getattr(item, 'fixturenames', ()))
+    items.sort(key=lambda item: item.path not in uml_files)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from hardening_kit import HERE
 from lab import built_lab, recap
 
@@ -135,7 +133,6 @@ def test_encapsulation_only_from_peers(hlab, capsys):
               % ('\n'.join(lines), counters.strip()))
 
 
-@pytest.mark.long(minutes=2)
 def test_crosssubnet_on_the_routed_lab(capsys):
     """Two subnets, two hosts each: plain IP inside a subnet, vxlan across it."""
     with built_lab('inventories/lab-routed', name='xsub') as lab:

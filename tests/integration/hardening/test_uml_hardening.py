@@ -11,8 +11,6 @@ import shutil
 import tempfile
 import textwrap
 
-import pytest
-
 from hardening_kit import HERE, write_inventory
 from lab import REPO
 
@@ -73,7 +71,6 @@ SCRIPT = textwrap.dedent('''\
 ''')
 
 
-@pytest.mark.long(minutes=4)
 def test_ipip_hardening_under_uml(uml, capsys):
     inv = tempfile.mkdtemp(prefix='hardening-inv-', dir=os.path.join(REPO, '.tmp'))  # the guest's /tmp is its own
     try:

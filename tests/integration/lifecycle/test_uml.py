@@ -105,7 +105,6 @@ def parse(output):
     return runs, recaps, events, dumps, notes
 
 
-@pytest.mark.long(minutes=7)
 def test_ipip_lifecycle_under_uml(uml, capsys):
     result = uml(SCRIPT.format(repo=REPO, callbacks=kit.CALLBACKS), timeout=1500, mem='2G',
                  modules=('ip_tables', 'iptable_filter', 'xt_tcpudp'))

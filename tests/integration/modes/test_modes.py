@@ -130,7 +130,6 @@ def _invocations(lab, mode, apply, tmp_path):
     return json.loads(out.read_text())
 
 
-@pytest.mark.long(minutes=4)
 def test_invocations_per_host_do_not_grow_with_hosts(tmp_path, capsys):
     counts = {}
     for n in (2, 16):

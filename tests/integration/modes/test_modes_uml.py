@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
-
 from lab import REPO
 
 UML_SCRIPT = textwrap.dedent('''\
@@ -94,7 +92,6 @@ def _prefixed(out, prefix):
     return [line[len(prefix) + 1:] for line in out.splitlines() if line.startswith(prefix + ' ')]
 
 
-@pytest.mark.long(minutes=12)
 def test_modes_under_uml(uml, capsys):
     """ipip for real (this machine's kernel has none), and all three modes once, inside User-Mode Linux:
     converge, pod-to-pod ping, the encapsulation on the receiving host's wire (tcpdump), playbooks/verify.yml
