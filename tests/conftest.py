@@ -47,11 +47,3 @@ def uml():
     from uml.harness import run_in_uml, uml_available  # tests/ is on sys.path (rootdir conftest)
     assert uml_available(), 'User-Mode Linux is missing: run make setup (apt package user-mode-linux)'
     return run_in_uml
-
-
-def pytest_collection_modifyitems(config, items):
-    """Test files with a User-Mode Linux test go first: they run longest, and pytest-xdist (make
-    integration) hands out whole files in this order, so the two workers finish closer together.
-    The order within a file, and among the other files, stays as collected."""
-    uml_files = set(item.path for item in items if 'uml' in getattr(item, 'fixturenames', ()))
-    items.sort(key=lambda item: item.path not in uml_files)
