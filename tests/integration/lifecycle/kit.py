@@ -450,8 +450,8 @@ def kill_tree(root, timeout=10.0):
 
 
 def killed(lab, playbook, *args, after=None, pattern=None, delay=0.0, timeout=300):
-    """Start a playbook in its own process group and SIGKILL the whole group ``after`` seconds, or
-    ``delay`` seconds after a line of its output contains ``pattern``. Returns (Run, stdout so far,
+    """Start a playbook in a session of its own and SIGKILL its whole process tree (kill_tree) ``after``
+    seconds, or ``delay`` seconds after a line of its output contains ``pattern``. Returns (Run, stdout so far,
     whether the kill happened before the playbook ended by itself)."""
     import select
     events_file = _events_file()
