@@ -226,6 +226,16 @@ def measure(configs, reps, tcp_seconds, udp_seconds, log=_log):
     return samples
 
 
+#: the collection's configurations measured beside the hand-configured one: kind -> (lab name tag, extra
+#: variables). "no firewall" turns off the collection's own iptables chains (podnet_encap_filter,
+#: podnet_forward_accept), which the hand configuration does not have: it tells the device settings
+#: (MTU, vxlan options) from the cost of the chains.
+VARIANTS = {
+    'collection': ('dp', []),
+    'collection, no firewall': ('dpn', ['-e', 'podnet_encap_filter=false', '-e', 'podnet_forward_accept=false']),
+}
+
+
 def summarize(samples, modes, kinds=('collection', 'hand')):
     rows = []
     under = samples['underlay']
@@ -239,7 +249,7 @@ def summarize(samples, modes, kinds=('collection', 'hand')):
             tcp, udp = statistics.median(s['tcp']), statistics.median(s['udp'])
             row = dict(config=name, mode=mode, kind=kind, tcp=round(tcp, 3), udp=round(udp, 1), tcp_all=s['tcp'],
                        udp_all=s['udp'], r_tcp_underlay=round(tcp / u_tcp, 3), r_udp_underlay=round(udp / u_udp, 3))
-            if kind == 'collection' and 'hand' in kinds:
+            if kind != 'hand' and 'hand' in kinds:
                 h = samples['%s (hand)' % mode]
                 row['r_tcp_hand'] = round(tcp / statistics.median(h['tcp']), 3)
                 row['r_udp_hand'] = round(udp / statistics.median(h['udp']), 3)
@@ -247,9 +257,9 @@ def summarize(samples, modes, kinds=('collection', 'hand')):
     return rows
 
 
-def lab_names(prefix, mode):
-    short = mode.replace('-', '')
-    return '%s-dp-%s' % (prefix, short), '%s-dph-%s' % (prefix, short)
+def lab_name(prefix, mode, kind):
+    tag = 'dph' if kind == 'hand' else VARIANTS[kind][0]
+    return '%s-%s-%s' % (prefix, tag, mode.replace('-', ''))
 
 
 def site_cmd(lab, mode):
@@ -264,32 +274,35 @@ def ansible_env():
     return e
 
 
-def run_configs(modes, reps, tcp_seconds, udp_seconds, prefix, build, converge, teardown, log=_log, collection=True):
-    """Build the labs, configure them, measure interleaved, remove them; -> dict with rows and raw samples."""
+def run_configs(modes, reps, tcp_seconds, udp_seconds, prefix, build, converge, teardown, log=_log,
+                variants=('collection', 'hand')):
+    """Build the labs, configure them, measure interleaved, remove them; -> dict with rows and raw samples.
+
+    variants: 'hand' and keys of VARIANTS; converge(lab, mode, extra) applies the collection."""
     built = []
-    out = dict(modes=modes, reps=reps, tcp_seconds=tcp_seconds, udp_seconds=udp_seconds, links={}, collection=collection)
-    kinds = ('collection', 'hand') if collection else ('hand',)
+    kinds = tuple(variants)
+    out = dict(modes=modes, reps=reps, tcp_seconds=tcp_seconds, udp_seconds=udp_seconds, links={},
+               collection='collection' in kinds, kinds=list(kinds))
     try:
         configs = []
         for mode in modes:
-            col, hand = lab_names(prefix, mode)
-            for lab in ((col, hand) if collection else (hand,)):
+            for kind in kinds:
+                lab = lab_name(prefix, mode, kind)
                 built.append(lab)
                 build(lab)
-            if collection:
-                t = time.monotonic()
-                converge(col, mode)
-                out.setdefault('converge_seconds', {})[mode] = round(time.monotonic() - t, 1)
-            hand_configure(hand, mode)
-            for lab, kind in (((col, 'collection'), (hand, 'hand')) if collection else ((hand, 'hand'),)):
+                if kind == 'hand':
+                    hand_configure(lab, mode)
+                else:
+                    t = time.monotonic()
+                    converge(lab, mode, VARIANTS[kind][1])
+                    if kind == 'collection':
+                        out.setdefault('converge_seconds', {})[mode] = round(time.monotonic() - t, 1)
                 if not check_path(lab, pod_ip(1)):
                     raise RuntimeError('%s: no pod-to-pod path in lab %s' % (mode, lab))
-                out['links']['%s (%s)' % (mode, kind)] = link_facts(lab)
-            if collection:
-                configs.append(Config('%s (collection)' % mode, col, 'ns1', pod_ip(1), PORT_POD))
-            configs.append(Config('%s (hand)' % mode, hand, 'ns1', pod_ip(1), PORT_POD))
-        first_col = lab_names(prefix, modes[0])[0 if collection else 1]
-        configs.insert(0, Config('underlay', first_col, None, HOSTS[1][1], PORT_UNDERLAY))
+                name = '%s (%s)' % (mode, kind)
+                out['links'][name] = link_facts(lab)
+                configs.append(Config(name, lab, 'ns1', pod_ip(1), PORT_POD))
+        configs.insert(0, Config('underlay', lab_name(prefix, modes[0], kinds[0]), None, HOSTS[1][1], PORT_UNDERLAY))
         samples = measure(configs, reps, tcp_seconds, udp_seconds, log=log)
         out['samples'] = samples
         out['rows'] = summarize(samples, modes, kinds)
@@ -306,15 +319,16 @@ def run_configs(modes, reps, tcp_seconds, udp_seconds, prefix, build, converge, 
     return out
 
 
-def run_host(ans, modes, reps, tcp_seconds, udp_seconds, lab_prefix='bench', log=_log):
+def run_host(ans, modes, reps, tcp_seconds, udp_seconds, lab_prefix='bench', log=_log,
+             variants=('collection', 'collection, no firewall', 'hand')):
     """On this machine's kernel: labs built and converged with Ansible (ans: run.Ansible)."""
     def build(lab):
         r = ans.playbook(os.path.join(REPO, 'playbooks', 'lab.yml'), LAB_INV, lab)
         if r['rc'] != 0:
             raise RuntimeError('lab %s: build failed' % lab)
 
-    def converge(lab, mode):
-        r = ans.playbook(os.path.join(REPO, 'playbooks', 'site.yml'), LAB_INV, lab, extra=['-e', 'mode=' + mode])
+    def converge(lab, mode, extra):
+        r = ans.playbook(os.path.join(REPO, 'playbooks', 'site.yml'), LAB_INV, lab, extra=['-e', 'mode=' + mode] + list(extra))
         if r['rc'] != 0:
             raise RuntimeError('lab %s: site.yml -e mode=%s failed' % (lab, mode))
 
@@ -324,16 +338,17 @@ def run_host(ans, modes, reps, tcp_seconds, udp_seconds, lab_prefix='bench', log
             force_teardown(lab)
 
     log('data plane on this kernel: modes %s, %d x (%d s TCP + %d s UDP)' % (','.join(modes), reps, tcp_seconds, udp_seconds))
-    return run_configs(modes, reps, tcp_seconds, udp_seconds, lab_prefix, build, converge, teardown, log=log)
+    return run_configs(modes, reps, tcp_seconds, udp_seconds, lab_prefix, build, converge, teardown, log=log,
+                       variants=variants)
 
 
 def run_guest(modes, reps, tcp_seconds, udp_seconds, prefix='umlb', collection=True):
     """Inside User-Mode Linux: labs built directly, the collection's modes with ansible-playbook."""
-    def converge(lab, mode):
+    def converge(lab, mode, extra):
         # iptables-nft cannot write the collection's chains under the UML kernel here ("TABLE_ADD
         # failed (Operation not supported)"); iptables-legacy can, so the chains are on, as on
         # this machine's kernel (the defaults: podnet_encap_filter, podnet_forward_accept).
-        cmd = site_cmd(lab, mode) + ['-e', 'podnet_iptables=iptables-legacy']
+        cmd = site_cmd(lab, mode) + ['-e', 'podnet_iptables=iptables-legacy'] + list(extra)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), cwd=REPO, check=False)
         if proc.returncode != 0:
             raise RuntimeError('site.yml -e mode=%s failed: %s' % (mode, proc.stdout[-1500:]))
@@ -341,7 +356,8 @@ def run_guest(modes, reps, tcp_seconds, udp_seconds, prefix='umlb', collection=T
     def teardown(lab):
         force_teardown(lab)
 
-    return run_configs(modes, reps, tcp_seconds, udp_seconds, prefix, build_direct, converge, teardown, collection=collection)
+    return run_configs(modes, reps, tcp_seconds, udp_seconds, prefix, build_direct, converge, teardown,
+                       variants=('collection', 'hand') if collection else ('hand',))
 
 
 def main():

@@ -172,6 +172,11 @@ def dataplane_md(dp, title, unit_note):
     for mode, r in sorted(col.items()):
         goals.append('- %s ≥ 0.97 of its hand-configured best: TCP %s (%.2f), small packets %s (%.2f)' % (
             mode, _goal(r['r_tcp_hand'] >= 0.97), r['r_tcp_hand'], _goal(r['r_udp_hand'] >= 0.97), r['r_udp_hand']))
+    bare = dict((r['mode'], r) for r in dp['rows'] if r.get('kind') == 'collection, no firewall')
+    for mode, r in sorted(bare.items()):
+        goals.append('- %s with the firewall chains off (the hand configuration has none), ≥ 0.97 of hand: TCP %s (%.2f), '
+                     'small packets %s (%.2f)' % (mode, _goal(r['r_tcp_hand'] >= 0.97), r['r_tcp_hand'],
+                                                  _goal(r['r_udp_hand'] >= 0.97), r['r_udp_hand']))
     if 'ipip' in col and 'vxlan' in col:
         goals.append('- vxlan / ipip (collection, TCP): %.2f (the reference setup says about 0.8)' % (col['vxlan']['tcp'] / col['ipip']['tcp']))
     hand = dict((r['mode'], r) for r in dp['rows'] if r.get('kind') == 'hand')
@@ -195,7 +200,7 @@ def dataplane_md(dp, title, unit_note):
         for r in dp['rows']:
             if r['mode'] == 'underlay':
                 continue
-            hand = '%s (hand)' % r['mode'] if r.get('kind') == 'collection' else None
+            hand = '%s (hand)' % r['mode'] if r.get('kind') not in (None, 'hand') else None
             goals.append('| %s | %s | %s | %s | %s |' % (
                 r['config'], paired(r['config'], 'underlay', 'tcp'), paired(r['config'], hand, 'tcp') if hand else '—',
                 paired(r['config'], 'underlay', 'udp'), paired(r['config'], hand, 'udp') if hand else '—'))
@@ -232,7 +237,9 @@ def markdown(results):
         lines += dataplane_md(results['dataplane'], "Data plane on this machine's kernel",
                               'worker2 ns1 → worker3 ns1 (underlay: worker2 eth0 → worker3 eth0), %(reps)d interleaved repetitions of '
                               '`iperf3 -t %(tcp_seconds)d` (TCP) and `iperf3 -u -l 64 -b 0 -t %(udp_seconds)d`; medians. '
-                              '"by hand": the same mode configured with iproute2 in a second lab of the same shape.') + \
+                              '"by hand": the same mode configured with iproute2 in a second lab of the same shape; "no firewall": the '
+                              'collection with podnet_encap_filter=false podnet_forward_accept=false in a third (the hand '
+                              'configuration has no iptables chains).') + \
             ['', '![data plane](dataplane.png)', '']
     if results.get('uml') is not None:
         u = results['uml']
@@ -303,8 +310,8 @@ def plots(results):
             continue
         fig, axes = plt.subplots(1, 2, figsize=(12, 4))
         names = [r['config'] for r in dp['rows']]
-        colors = ['grey' if r['mode'] == 'underlay' else ('tab:blue' if r.get('kind') == 'collection' else 'tab:orange')
-                  for r in dp['rows']]
+        palette = {'collection': 'tab:blue', 'collection, no firewall': 'tab:green', 'hand': 'tab:orange'}
+        colors = ['grey' if r['mode'] == 'underlay' else palette.get(r.get('kind'), 'tab:purple') for r in dp['rows']]
         axes[0].bar(range(len(names)), [r['tcp'] for r in dp['rows']], color=colors)
         axes[0].set(title='TCP throughput (median)', ylabel='Gbit/s')
         axes[1].bar(range(len(names)), [r['udp'] for r in dp['rows']], color=colors)

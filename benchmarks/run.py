@@ -16,7 +16,8 @@ docs/benchmarks/results.json (every raw number). Sections (``--sections``):
 * ``mem``      time and memory of building and removing a large lab (64 hosts).
 * ``dp``       data plane on this machine's kernel (benchmarks/dataplane.py): iperf3 TCP and 64-byte UDP
                between the pods of two hosts, interleaved repetitions, medians, as ratios to the underlay and
-               to the same mode configured by hand with iproute2.
+               to the same mode configured by hand with iproute2, and the collection's configuration again with
+               its firewall chains off (what they cost).
 * ``uml``      the same inside User-Mode Linux (Debian 6.1 kernel: host-gw, vxlan and ipip).
 
 Nothing is asserted about speed: the machine is shared and noisy; numbers are reported, with ratios
@@ -276,6 +277,8 @@ SETTINGS = [
     ('forks=20, strategy free', {'ANSIBLE_FORKS': '20', 'ANSIBLE_STRATEGY': 'free'}, [], SITE),
     ('forks=20, facts gathered (min)', {'ANSIBLE_FORKS': '20'}, [], SITE_FACTS),
     ('forks=20, podnet_apply=roles', {'ANSIBLE_FORKS': '20'}, ['-e', 'podnet_apply=roles'], SITE),
+    # ansible.cfg sets inject_facts_as_vars = False; this is Ansible's default (until 2.24)
+    ('forks=20, facts injected as variables', {'ANSIBLE_FORKS': '20', 'ANSIBLE_INJECT_FACT_VARS': 'True'}, [], SITE),
 ]
 
 
@@ -500,7 +503,8 @@ def main(argv=None):
         if 'dp' in sections:
             results['dataplane'] = dataplane.run_host(
                 ans, modes=dp_modes, reps=pick(args.dp_reps, 5, 1), tcp_seconds=pick(args.dp_tcp_seconds, 5, 1),
-                udp_seconds=pick(args.dp_udp_seconds, 3, 1), lab_prefix=args.lab_prefix, log=log)
+                udp_seconds=pick(args.dp_udp_seconds, 3, 1), lab_prefix=args.lab_prefix, log=log,
+                variants=('collection', 'hand') if args.smoke else ('collection', 'collection, no firewall', 'hand'))
             report.write_all(results)
         if 'uml' in sections:
             run_uml(results, args, workdir)
