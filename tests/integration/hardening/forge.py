@@ -3,6 +3,7 @@
 
     python forge.py vxlan NODE_IP PORT VNI DST_MAC SRC_MAC INNER_SRC INNER_DST [COUNT]
     python forge.py ipip  NODE_IP INNER_SRC INNER_DST [COUNT]
+    python forge.py vxlan ... --outer-source ADDR   (the outer source spoofed: IP_TRANSPARENT)
 
 The inner packet is an ICMP echo request with identifier 0x4242. VXLAN goes out through an ordinary
 UDP socket, IP-in-IP through a raw socket of protocol 4 (the kernel adds the outer header).
@@ -35,12 +36,24 @@ def icmp_echo(src, dst, seq):
     return header + icmp
 
 
+IP_TRANSPARENT = 19  # linux/in.h: bind to an address this host does not have
+
+
 def main(argv):
+    argv = list(argv)
+    outer_source = None
+    if '--outer-source' in argv:
+        i = argv.index('--outer-source')
+        outer_source = argv[i + 1]
+        del argv[i:i + 2]
     kind = argv[1]
     if kind == 'vxlan':
         node, port, vni, dst_mac, src_mac, src, dst = argv[2:9]
         count = int(argv[9]) if len(argv) > 9 else 3
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if outer_source:
+            sock.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+            sock.bind((outer_source, 0))
         for seq in range(1, count + 1):
             frame = bytes.fromhex(dst_mac.replace(':', '')) + bytes.fromhex(src_mac.replace(':', '')) + b'\x08\x00'
             packet = struct.pack('!II', 0x08000000, int(vni) << 8) + frame + icmp_echo(src, dst, seq)
@@ -52,7 +65,7 @@ def main(argv):
         for seq in range(1, count + 1):
             sock.sendto(icmp_echo(src, dst, seq), (node, 0))
     sock.close()
-    print('sent %d forged %s packets to %s' % (count, kind, node))
+    print('sent %d forged %s packets to %s%s' % (count, kind, node, ' from %s' % outer_source if outer_source else ''))
 
 
 if __name__ == '__main__':

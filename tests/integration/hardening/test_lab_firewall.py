@@ -35,6 +35,14 @@ def icmp_in_echos(host):
     return int(values[names.index('InEchos')])
 
 
+def martian_sources(host):
+    """The kernel's count of received packets dropped for their source address (in_martian_src of
+    /proc/net/stat/rt_cache, summed over the CPUs; the counter is the kernel's, not the namespace's)."""
+    lines = host.run('cat /proc/net/stat/rt_cache', check=True).stdout.splitlines()
+    column = lines[0].split().index('in_martian_src')
+    return sum(int(line.split()[column], 16) for line in lines[1:])
+
+
 def test_rp_filter_strict_everywhere_then_loose_where_needed(hlab, capsys):
     """all.rp_filter=1 (systemd's default) in both hosts; the converge sets 2 on the tunnel and the
     underlay device, reports it, and then pod-to-pod, peer-host-to-pod and peer-pod-to-host pass."""
@@ -93,7 +101,7 @@ def test_forward_policy_drop_does_not_break_pods_and_teardown_removes_the_rules(
             hlab[name].run('iptables -w -P FORWARD ACCEPT')
 
 
-def forge(lab, kind):
+def forge(lab, kind, outer_source=None):
     w2 = lab['worker2']
     forger = os.path.join(HERE, 'forge.py')
     if kind == 'vxlan':
@@ -101,6 +109,8 @@ def forge(lab, kind):
         args = ['vxlan', '10.57.4.20', '8472', '1', mac, '0e:00:00:00:00:01', POD['worker3'], POD['worker2']]
     else:
         args = ['ipip', '10.57.4.20', POD['worker3'], POD['worker2']]
+    if outer_source:
+        args += ['--outer-source', outer_source]
     lab['rogue'].run(['python3', forger] + args, check=True)
 
 
@@ -117,12 +127,19 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert [line for line in own_rules(w2) if 'PODNET-INPUT' in line] == [
         ':PODNET-INPUT - [0:0]', '-A INPUT -j PODNET-INPUT',
-        '-A PODNET-INPUT -s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN',
+        # the peer worker3 (10.57.4.21) and worker2's own address, as one prefix
+        '-A PODNET-INPUT -s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN',
         '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP']
     before = icmp_in_echos(w2)
     forge(hlab, 'vxlan')
     counters = w2.run('iptables -w -L PODNET-INPUT -v -x -n', check=True).stdout
     assert icmp_in_echos(w2) == before, 'forged VXLAN reached the pod'
+    # worker2's own address is in the RETURN prefix: the kernel drops what claims it from the wire
+    # (a martian source) before INPUT, so a forgery from it passes neither the chain nor routing
+    martians = martian_sources(w2)
+    forge(hlab, 'vxlan', outer_source='10.57.4.20')
+    assert icmp_in_echos(w2) == before, 'forged VXLAN with worker2\'s own address as source reached the pod'
+    assert martian_sources(w2) - martians >= 3, 'the kernel did not count them as martian sources'
     drop = [line.split() for line in counters.splitlines() if ' DROP ' in ' %s ' % line][0]
     assert int(drop[0]) >= 3, counters
     verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')

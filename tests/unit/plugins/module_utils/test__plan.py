@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _plan
@@ -163,9 +165,9 @@ def test_firewall_chains_per_mode():
     assert chains['PODNET-FORWARD'] == {'name': 'PODNET-FORWARD', 'hook': 'FORWARD', 'rules': [
         '-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
     assert chains['PODNET-INPUT']['rules'] == [
-        '-s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
+        '-s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
     ipip = dict((c['name'], c) for c in plan('ipip')['firewall']['chains'])
-    assert ipip['PODNET-INPUT']['rules'] == ['-s 10.57.4.21/32 -p 4 -j RETURN', '-p 4 -j DROP']
+    assert ipip['PODNET-INPUT']['rules'] == ['-s 10.57.4.20/31 -p 4 -j RETURN', '-p 4 -j DROP']
     assert [c['name'] for c in plan('host-gw')['firewall']['chains']] == ['PODNET-FORWARD']
     assert plan('vxlan', encap_filter=False, forward_accept=False)['firewall'] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
     assert plan('vxlan', encap_filter='false')['firewall']['chains'][-1]['name'] == 'PODNET-FORWARD'
@@ -193,7 +195,8 @@ def test_crosssubnet_direct_inside_the_prefix_tunnel_across(encap):
         assert p['absent_devices'] == {'ipip': [], 'vxlan': ['podnet.vxlan']}
     assert p['device_sysctl'] == {'net/ipv4/conf/%s/rp_filter' % dev: '2', 'net/ipv4/conf/eth0/rp_filter': '2'}
     # every peer may send the encapsulation, also the direct ones (a mode switch must not cut them off)
-    assert len(p['firewall']['chains'][1]['rules']) == 4
+    # (as prefixes: worker3 10.57.4.21 with this host, worker4 and worker5 10.57.5.20-21)
+    assert [r.split()[1] for r in p['firewall']['chains'][1]['rules'][:-1]] == ['10.57.4.20/31', '10.57.5.20/31']
 
 
 def test_crosssubnet_errors():
@@ -235,3 +238,21 @@ def test_own_devices_and_unrelated_ones_are_no_clash():
     for mode in ('host-gw', 'ipip', 'vxlan'):
         plan(mode, facts=dict(FACTS, links=links))
     plan('vxlan', facts=dict(FACTS, links=dict(LINKS, clash={'kind': 'vxlan', 'vni': 1, 'port': 8472})), state='absent')
+
+
+@pytest.mark.parametrize('me, peers, prefixes', [
+    ('10.57.4.20', ['10.57.4.21'], ['10.57.4.20/31']),
+    ('10.57.4.21', ['10.57.4.20', '10.57.4.22'], ['10.57.4.20/31', '10.57.4.22/32']),
+    # 64 consecutive node IPs, this host among them: one prefix instead of 63 rules
+    ('10.57.4.70', ['10.57.4.%d' % i for i in range(64, 128) if i != 70], ['10.57.4.64/26']),
+    # 64 from .20 on: five prefixes, and nothing outside .20-.83
+    ('10.57.4.20', ['10.57.4.%d' % i for i in range(21, 84)], ['10.57.4.20/30', '10.57.4.24/29', '10.57.4.32/27',
+                                                                 '10.57.4.64/28', '10.57.4.80/30']),
+    ('10.0.0.1', ['192.168.1.5', '10.0.0.9'], ['10.0.0.1/32', '10.0.0.9/32', '192.168.1.5/32']),
+    ('10.0.0.1', [], []),
+])
+def test_peer_prefixes_cover_exactly_the_nodes(me, peers, prefixes):
+    got = _plan.peer_prefixes(dict(node_ip=me), [dict(node_ip=p) for p in peers])
+    assert got == prefixes
+    covered = set(str(a) for net in got for a in ipaddress.ip_network(net))
+    assert covered == (set([me] + peers) if peers else set())
