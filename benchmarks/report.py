@@ -23,7 +23,8 @@ def control_plane_md(rows):
              'baseline (`benchmarks/playbooks/baseline.yml`: one `ansible.builtin.ping` task per host) on the same hosts '
              'in the same run (median of the baselines taken before and between the re-runs; after the host is added, '
              'a baseline on the N+1 hosts). Ratios are to that baseline. Invocations: module executions per host '
-             '(tests/callback_plugins/podnet_invocations). Settings: ansible.cfg (forks 20, pipelining on, gathering explicit, facts not injected as variables).', '',
+             '(tests/callback_plugins/podnet_invocations). Settings: ansible.cfg (forks 20, pipelining on, gathering explicit, '
+             'facts not injected as variables).', '',
              '| N | mode | baseline s | first converge s (×) | no-change re-run s (×) | +1 host s (×) '
              '| invocations/host first / re-run / +1 | changed on re-run | peak RSS MB |',
              '| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |']
