@@ -170,14 +170,11 @@ def dataplane_md(dp, title, unit_note):
     if 'host-gw' in col:
         ratio = col['host-gw']['r_tcp_underlay']
         goals.append('- host-gw ≥ 0.95 of the underlay (TCP): %s (%.2f)' % (_goal(ratio >= 0.95), ratio))
-    for mode, r in sorted(col.items()):
-        goals.append('- %s ≥ 0.97 of its hand-configured best: TCP %s (%.2f), small packets %s (%.2f)' % (
-            mode, _goal(r['r_tcp_hand'] >= 0.97), r['r_tcp_hand'], _goal(r['r_udp_hand'] >= 0.97), r['r_udp_hand']))
-    bare = dict((r['mode'], r) for r in dp['rows'] if r.get('kind') == 'collection, no firewall')
-    for mode, r in sorted(bare.items()):
-        goals.append('- %s with the firewall chains off (the hand configuration has none), ≥ 0.97 of hand: TCP %s (%.2f), '
-                     'small packets %s (%.2f)' % (mode, _goal(r['r_tcp_hand'] >= 0.97), r['r_tcp_hand'],
-                                                  _goal(r['r_udp_hand'] >= 0.97), r['r_udp_hand']))
+    for kind, which, best in (('collection', '', 'its hand-configured best'),
+                              ('collection, no firewall', ' with the firewall chains off (the hand configuration has none),', 'hand')):
+        for r in sorted((r for r in dp['rows'] if r.get('kind') == kind), key=lambda r: r['mode']):
+            goals.append('- %s%s ≥ 0.97 of %s: TCP %s (%.2f), small packets %s (%.2f)' % (
+                r['mode'], which, best, _goal(r['r_tcp_hand'] >= 0.97), r['r_tcp_hand'], _goal(r['r_udp_hand'] >= 0.97), r['r_udp_hand']))
     if 'ipip' in col and 'vxlan' in col:
         goals.append('- vxlan / ipip (collection, TCP): %.2f (the reference setup says about 0.8)' % (col['vxlan']['tcp'] / col['ipip']['tcp']))
     hand = dict((r['mode'], r) for r in dp['rows'] if r.get('kind') == 'hand')
