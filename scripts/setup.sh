@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 
-APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux kmod tcpdump iptables nftables iperf3 procps"
+# user-mode-linux, or where it cannot boot QEMU (qemu-system-x86, busybox-static), is the second kernel that
+# has ipip (tests/uml/harness.py); QEMU is installed everywhere: the harness's tests check the fallback too.
+# python3-pyroute2: Debian's pyroute2 (0.7.2) for the system Python, which `make modules-distro` runs the modules with.
+APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux qemu-system-x86 busybox-static kmod tcpdump iptables nftables iperf3 procps python3-pyroute2"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -15,7 +18,7 @@ if [ -n "$missing" ]; then
   echo "setup: installing Debian packages:$missing"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq $missing >/dev/null
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 PY=${PYTHON:-python3}
@@ -42,4 +45,7 @@ subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])
 args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
 subprocess.check_call([sys.executable, '-m', 'pip', 'install'] + args)
 PYEOF
+# The second kernel (ipip): probe which one boots here; the QEMU kit (bookworm's kernel, unpacked, never
+# installed) is built once into /var/cache/podnet/second-kernel, outside the checkout.
+(cd tests && ../.venv/bin/python -m uml.harness) 2>&1 | sed 's/^/setup: /'
 echo "setup: ready (.venv, .tmp/collections)"

@@ -15,6 +15,22 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(REPO, '.tmp', 'collections')
 sys.path.insert(0, COLLECTIONS)
+# The Python that runs the modules: the controller's venv (pyroute2 0.9), or another one given in
+# PODNET_MODULE_PYTHON, for example /usr/bin/python3 with Debian's python3-pyroute2 (0.7.2), as a
+# managed Debian 12 host has it. ansible-core's module_utils travel with every module (AnsiballZ);
+# here the venv's ``ansible`` package alone is put on that Python's path (.tmp/module-path).
+MODULE_PYTHON = os.environ.get('PODNET_MODULE_PYTHON') or sys.executable
+MODULE_PATH = COLLECTIONS
+if MODULE_PYTHON != sys.executable:
+    MODULE_PATH = os.path.join(REPO, '.tmp', 'module-path')
+    os.makedirs(MODULE_PATH, exist_ok=True)
+    import ansible as _ansible
+    _link = os.path.join(MODULE_PATH, 'ansible')
+    if not os.path.islink(_link):
+        os.symlink(os.path.dirname(_ansible.__file__), _link)
+    _link = os.path.join(MODULE_PATH, 'ansible_collections')
+    if not os.path.islink(_link):
+        os.symlink(os.path.join(COLLECTIONS, 'ansible_collections'), _link)
 
 
 def sh(*cmd, check=True, input=None):
@@ -45,11 +61,11 @@ def run_module(name, args, check=False, diff=True, prefix=()):
     payload = dict(args)
     payload['_ansible_check_mode'] = check
     payload['_ansible_diff'] = diff
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    env = dict(os.environ, PYTHONPATH=MODULE_PATH)
     # The arguments go in on stdin: given as argv, ansible-core first stat()s them as a file path,
     # which fails with ENAMETOOLONG once the JSON has more than 255 bytes without a '/'.
     proc = subprocess.run(
-        list(prefix) + [sys.executable, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name],
+        list(prefix) + [MODULE_PYTHON, '-m', 'ansible_collections.openkube.podnet.plugins.modules.' + name],
         input=json.dumps({'ANSIBLE_MODULE_ARGS': payload}),
         capture_output=True, text=True, env=env, cwd='/', check=False,
     )

@@ -34,9 +34,8 @@ import re
 import subprocess
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, inside_netns
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Change, Resource
-from ansible_collections.openkube.podnet.plugins.module_utils._sysctl import _InNamespace
 
 PREFIX = 'PODNET-'
 HOOKS = ('INPUT', 'FORWARD', 'OUTPUT')
@@ -142,7 +141,7 @@ class Firewall(Resource):
 
     def _run(self, suffix, args, input_text=None):
         cmd = [_binary(self.params, suffix)] + list(args)
-        with _InNamespace(self.params.get('netns')):
+        with inside_netns(self.params.get('netns')):
             try:
                 proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=60, check=False)
             except OSError as exc:

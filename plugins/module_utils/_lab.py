@@ -40,9 +40,9 @@ import time
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
-    IPRoute,
     NetlinkError,
     PodnetError,
+    open_iproute,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
@@ -379,7 +379,7 @@ class Lab(object):
                 if self.check:
                     return None
                 raise PodnetError('namespace file %s is missing' % path)
-            self._ipr[path] = IPRoute(netns=path, flags=0)
+            self._ipr[path] = open_iproute(path)
         return self._ipr[path]
 
     def close(self):
@@ -698,8 +698,8 @@ class Lab(object):
 def run(module):
     """The module's whole run."""
     if not HAS_PYROUTE2:
-        from ansible_collections.openkube.podnet.plugins.module_utils._resource import missing_pyroute2
-        missing_pyroute2(module)
+        from ansible_collections.openkube.podnet.plugins.module_utils._resource import require_pyroute2
+        require_pyroute2(module)
     try:
         topo = topology_from_params(module.params)
     except ValidationError as exc:

@@ -3,14 +3,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Opening netlink in a namespace, and turning netlink errors into messages.
 
-``Netlink`` wraps one pyroute2 ``IPRoute`` socket. It never creates a
-namespace: ``IPRoute(netns=NAME)`` would, so it is opened with ``flags=0``,
-and a missing namespace is reported as ``ns_missing`` (check mode predicts
-from an empty kernel; apply mode fails with a clear message).
+This is the one place that knows how pyroute2 versions differ. The modules work with
+pyroute2 0.7.2 and later (what Debian 12, Debian 13, Ubuntu 24.04 and Fedora ship) and with
+0.9.x (PyPI): the netlink messages are the same, the Python surface is not.
+
+* ``IPRoute(netns=NAME)`` exists on 0.9 only (0.7 has ``NetNS``, which forks a helper process).
+  Both are avoided: :func:`in_netns` moves the calling thread into the namespace with
+  ``setns(2)`` for as long as ``IPRoute()`` takes to open its socket, then back. A netlink
+  socket belongs to the namespace it was opened in, so the socket keeps working there; no
+  process is forked and nothing is created (a missing namespace is ``ns_missing``: check mode
+  predicts from an empty kernel, apply mode fails with a clear message).
+* Read attributes with ``msg.get_attr(NAME)``: ``msg.get(NAME)`` is None on 0.7.2.
+* Dumps of routes and neighbours name their family: ``route('dump')`` returns IPv4 only on 0.7.2.
+* Non-dump calls return a tuple on 0.7 and a list on 0.9: index them, never concatenate.
+
+Older than :data:`MIN_PYROUTE2`: the module fails before any change, naming the version found
+and what to install (:func:`pyroute2_problem`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import importlib.util
 import os
@@ -37,13 +51,6 @@ try:
     _register_bare_package('pyroute2')
     from pyroute2.iproute.linux import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
-    try:
-        from pyroute2 import config as _pyroute2_config
-        # IPRoute(netns=...) talks to a forked helper and gives up after 2 s by default; on a
-        # loaded host (or under User-Mode Linux) the helper can take longer to start.
-        _pyroute2_config.default_communicate_timeout = max(30, getattr(_pyroute2_config, 'default_communicate_timeout', 0))
-    except ImportError:  # pragma: no cover - older pyroute2 without the setting
-        pass
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
@@ -55,6 +62,103 @@ except ImportError:  # pragma: no cover - reported by the module through missing
         code = 0
 
 NETNS_RUN_DIR = '/run/netns'
+CLONE_NEWNET = 0x40000000
+MIN_PYROUTE2 = (0, 7, 2)
+_LIBC = []
+
+
+def pyroute2_version():
+    """The installed pyroute2's version as a tuple of ints, or None when it does not say.
+
+    Debian's build of 0.7.2 carries no version metadata (``pyroute2.__version__`` is 'unknown'):
+    the package metadata of the distribution is read then (dist-info or egg-info)."""
+    text = None
+    try:
+        from importlib import metadata
+        text = metadata.version('pyroute2')
+    except Exception:  # not found, or a metadata-less build
+        pass
+    if not text or not text[0].isdigit():
+        mod = sys.modules.get('pyroute2.config') or sys.modules.get('pyroute2')
+        text = getattr(mod, '__version__', None) or text
+    parts = []
+    for field in str(text or '').split('.')[:3]:
+        digits = ''.join(c for c in field if c.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
+
+
+def pyroute2_problem():
+    """A sentence saying why this host's pyroute2 cannot be used, or '' when it can (or is not
+    installed at all: missing_required_lib says that). Read from the package's metadata, so that a
+    version too old to import is named too."""
+    found = pyroute2_version()
+    if found is not None and found < MIN_PYROUTE2:
+        versions = ('.'.join(map(str, found)), '.'.join(map(str, MIN_PYROUTE2)), os.uname()[1], sys.executable)
+        return ('pyroute2 %s is too old for openkube.podnet (needs %s or later) on %s (Python %s): install the '
+                "distribution's python3-pyroute2 where it is recent enough (Debian 12, Ubuntu 24.04, Fedora), or "
+                'pyroute2 from PyPI into a virtual environment and make its python '
+                'the ansible_python_interpreter' % versions)
+    return ''
+
+
+def _setns(fd, what):
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    if _LIBC[0].setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, 'setns(%s): %s' % (what, os.strerror(err)))
+
+
+def _netns_path(name):
+    return name if name.startswith('/') else os.path.join(NETNS_RUN_DIR, name)
+
+
+def enter_netns(name):
+    """Move this thread into network namespace ``name`` (a name in /run/netns, or a path) for good."""
+    path = _netns_path(name)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _setns(fd, path)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def in_netns(name, failure=None):
+    """Run the block with this thread in network namespace ``name`` (None: stay where it is), then
+    come back. The namespace is never created: a missing one raises ``FileNotFoundError``, or with
+    ``failure`` (a format with ``name`` and ``error``) a :class:`PodnetError` saying so."""
+    if not name:
+        yield
+        return
+    own = os.open('/proc/self/ns/net', os.O_RDONLY)
+    try:
+        try:
+            enter_netns(name)
+        except OSError as exc:
+            if failure is None:
+                raise
+            raise PodnetError(failure % dict(name=name, error=exc))
+        try:
+            yield
+        finally:
+            _setns(own, 'the original namespace')
+    finally:
+        os.close(own)
+
+
+def inside_netns(name):
+    """:func:`in_netns` for a module's reads and writes under /proc/sys and netfilter."""
+    return in_netns(name, failure='cannot enter network namespace %(name)r: %(error)s')
+
+
+def open_iproute(netns=None):
+    """An ``IPRoute`` socket in namespace ``netns`` (None: this thread's own), on every supported pyroute2."""
+    with in_netns(netns):
+        return IPRoute()
 
 
 class PodnetError(Exception):
@@ -83,7 +187,7 @@ class Netlink(object):
             self.ns_missing = True
             return
         try:
-            self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            self.ipr = open_iproute(netns)
         except FileNotFoundError:
             self.ns_missing = True
 

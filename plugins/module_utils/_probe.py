@@ -7,7 +7,6 @@ only (raw sockets), so verification needs no ping or tcpdump on the host."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import select
@@ -15,24 +14,10 @@ import socket
 import struct
 import time
 
-CLONE_NEWNET = 0x40000000
 IP_MTU_DISCOVER = 10
 IP_PMTUDISC_DO = 2
 ETH_P_IP = 0x0800
 ETH_P_ALL = 0x0003
-
-
-def enter_netns(name):
-    """Move this process into network namespace /run/netns/<name>."""
-    path = name if name.startswith('/') else os.path.join('/run/netns', name)
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, 'setns(%s): %s' % (path, os.strerror(err)))
-    finally:
-        os.close(fd)
 
 
 def _checksum(data):

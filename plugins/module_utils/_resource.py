@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
+    pyroute2_problem,
     PYROUTE2_IMPORT_ERROR,
     Netlink,
     PodnetError,
@@ -213,9 +214,14 @@ def converge(resource, wanted, state='present', purge=False, check_mode=False):
     )
 
 
-def missing_pyroute2(module):
-    from ansible.module_utils.basic import missing_required_lib
-    module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+def require_pyroute2(module):
+    """Fail the module, before anything is read or changed, unless a supported pyroute2 is importable."""
+    problem = pyroute2_problem()
+    if problem:
+        module.fail_json(msg=problem)
+    if not HAS_PYROUTE2:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
 
 
 def run_module(module, resource_cls, wanted_from_params, purge_option=True):
@@ -224,8 +230,7 @@ def run_module(module, resource_cls, wanted_from_params, purge_option=True):
     ``wanted_from_params(params)`` validates every option and returns the list
     of wanted entries; it raises ValidationError before anything is opened.
     """
-    if not HAS_PYROUTE2:
-        missing_pyroute2(module)
+    require_pyroute2(module)
     params = module.params
     try:
         wanted = wanted_from_params(params)

@@ -4,7 +4,7 @@
 """Kernel parameters under /proc/sys, in the module's namespace or a named one.
 
 Entries are ``{name, value}`` keyed by name. With ``netns`` the module process
-itself enters the namespace (``setns``, through pyroute2's ``pushns``/``popns``)
+itself enters the namespace (``setns``, :func:`_netlink.inside_netns`)
 for each read and write, so ``/proc/sys/net`` shows that namespace's values;
 nothing runs ``ip netns exec``. There is no ``state=absent``: a kernel
 parameter always exists, it can only be set.
@@ -30,13 +30,8 @@ import os
 import re
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, inside_netns
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
-
-try:
-    from pyroute2 import netns as pyroute2_netns
-except ImportError:  # pragma: no cover - reported by run_module through missing_required_lib
-    pyroute2_netns = None
 
 PROC_SYS = '/proc/sys'
 _NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.:@+-]*$')
@@ -116,29 +111,6 @@ def _restored(value, original):
     return value is None or comparable(value) == comparable(original)
 
 
-class _InNamespace(object):
-    """Run the block with this process in network namespace ``name`` (None: stay)."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        if self.name:
-            pyroute2_netns.pushns()
-            try:
-                # flags=0: never create the namespace (the default would)
-                pyroute2_netns.setns(self.name, flags=0)
-            except OSError as exc:
-                pyroute2_netns.dropns()
-                raise PodnetError('cannot enter network namespace %r: %s' % (self.name, exc))
-        return self
-
-    def __exit__(self, *exc):
-        if self.name:
-            pyroute2_netns.popns()
-        return False
-
-
 class Sysctl(Resource):
     result_key = 'settings'
     compared = ('value',)
@@ -204,7 +176,7 @@ class Sysctl(Resource):
 
     def read(self):
         current = []
-        with _InNamespace(self.params.get('netns')):
+        with inside_netns(self.params.get('netns')):
             for entry in self.wanted:
                 # in check mode, a device's parameter may belong to a device an earlier task creates:
                 # predict the write ('add') instead of failing
@@ -245,7 +217,7 @@ class Sysctl(Resource):
         raise PodnetError('settings[%r]: no such kernel parameter in %s' % (entry['name'], self.nl.where))
 
     def _write(self, name, value):
-        with _InNamespace(self.params.get('netns')):
+        with inside_netns(self.params.get('netns')):
             path = self._path(name)
             try:
                 with open(path, 'w') as handle:

@@ -74,8 +74,8 @@ steps:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openkube.podnet.plugins.module_utils._converge import PARTS, run
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import HAS_PYROUTE2, PodnetError
-from ansible_collections.openkube.podnet.plugins.module_utils._resource import missing_pyroute2
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import require_pyroute2
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
 
@@ -84,8 +84,7 @@ def main():
         plan=dict(type='dict', required=True),
         parts=dict(type='list', elements='str', choices=list(PARTS), default=list(PARTS)),
     ), supports_check_mode=True)
-    if not HAS_PYROUTE2:
-        missing_pyroute2(module)
+    require_pyroute2(module)
     try:
         result = run(module.params['plan'], module.params['parts'], check_mode=module.check_mode)
     except (PodnetError, ValidationError, KeyError, ValueError) as exc:

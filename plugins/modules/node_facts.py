@@ -85,16 +85,15 @@ links:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import HAS_PYROUTE2, Netlink, PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink, PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._node import ARGSPEC, read, validate
-from ansible_collections.openkube.podnet.plugins.module_utils._resource import missing_pyroute2
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import require_pyroute2
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
-    if not HAS_PYROUTE2:
-        missing_pyroute2(module)
+    require_pyroute2(module)
     try:
         wanted = validate(module.params)
         with Netlink() as nl:

@@ -85,7 +85,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._probe import enter_netns, ping
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import enter_netns
+from ansible_collections.openkube.podnet.plugins.module_utils._probe import ping
 
 
 def main():
