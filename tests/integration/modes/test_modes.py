@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -143,3 +144,31 @@ def test_invocations_per_host_do_not_grow_with_hosts(tmp_path, capsys):
             '%s hosts %s %s: %s' % key_value for key_value in ((n, m, a, c) for (n, m, a), c in sorted(counts.items()))))
     for n, mode, apply in list(counts):
         assert counts[(2, mode, apply)] == counts[(16, mode, apply)] and len(counts[(2, mode, apply)]) == 1, counts
+
+
+def test_mixed_pyroute2_versions_during_an_upgrade(tmp_path, capsys):
+    """A cluster in the middle of an upgrade: worker2's modules run with the system Python and Debian's
+    pyroute2 0.7.2 (as a Debian 12 host has it), worker3's with the venv's 0.9.7. vxlan converges, verify
+    sees both pairs 'ok', a second run changes nothing, and worker2's vxlan route and neighbour are there."""
+    inventory = tmp_path / 'inventory'
+    shutil.copytree(os.path.join(REPO, 'inventories', 'lab'), str(inventory))
+    (inventory / 'host_vars').mkdir()
+    (inventory / 'host_vars' / 'worker2.yml').write_text('---\nansible_python_interpreter: /usr/bin/python3\n')
+    with built_lab(str(inventory), name='mixed') as lab:
+        first = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+        assert all(n > 0 for n in changed(first).values()), changed(first)
+        versions = lab.ansible('worker2:worker3', '-m', 'ansible.builtin.command', '-a',
+                               '{{ ansible_python_interpreter }} -c "from importlib import metadata; '
+                               'print(metadata.version(\'pyroute2\'))"', '-o')
+        found = dict((line.split(' | ')[0], line.split('(stdout) ')[-1].strip())
+                     for line in versions.stdout.splitlines() if ' | ' in line)
+        assert found == {'worker2': '0.7.2', 'worker3': '0.9.7'}, versions.stdout
+        lines = matrix_lines(lab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan'))
+        assert sum(line.count('ok vxlan vni 1 udp 8472') for line in lines) == 2, lines
+        again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+        assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+        w2 = lab.hosts['worker2']
+        assert [r['dev'] for r in w2.ipj('route', 'show', 'proto', PROTO) if r['dst'] == '192.168.11.0/24'] == ['podnet.vxlan']
+        assert len(w2.ipj('neigh', 'show', 'dev', 'podnet.vxlan', 'nud', 'permanent')) == 1
+        with capsys.disabled():
+            print('\npyroute2 per host: %s\n%s' % (found, '\n'.join(lines)))
