@@ -30,9 +30,10 @@ API
 ``run_in_uml(script, timeout=300, mem='1G', cwd=REPO, env=None, modules=(), kernel=None) -> UmlResult``
 
 * ``script``  -- bash source, run by plain ``bash`` (put ``set -e`` in it if you want it).
-* ``timeout`` -- seconds for the whole guest (boot included). When it expires the guest's process
-  group is killed (SIGKILL) and :class:`UmlTimeout` is raised; its ``output`` holds what the script
-  had written so far.
+* ``timeout`` -- seconds for the whole guest (boot included), as the script needs under User-Mode
+  Linux; under QEMU it is multiplied by that kernel's ``slowdown`` (2.5). When it expires the guest's
+  process group is killed (SIGKILL) and :class:`UmlTimeout` is raised; its ``output`` holds what the
+  script had written so far.
 * ``mem``     -- guest memory, for example ``'1G'``.
 * ``cwd``     -- the script's working directory (default: the repository root).
 * ``env``     -- extra environment variables for the script (dict of str).
@@ -162,6 +163,7 @@ class _Uml(object):
     """Debian's user-mode-linux: the kernel is an ordinary process; the root file system through hostfs."""
 
     name = 'uml'
+    slowdown = 1.0  # the callers' timeouts are written for this kernel
 
     def missing(self):
         if not (os.access(LINUX_UML, os.X_OK) and os.path.isdir(UML_MODULES) and os.listdir(UML_MODULES)):
@@ -187,6 +189,7 @@ class _Qemu(object):
     """bookworm's stock kernel under QEMU (TCG); the root file system over 9p (tests/uml/qemu.py)."""
 
     name = 'qemu'
+    slowdown = 2.5  # every process starts more slowly under emulation: timeouts are stretched by this much
 
     def __init__(self):
         self._kit = None
@@ -329,7 +332,7 @@ def run_in_uml(script, timeout=300, mem='1G', cwd=None, env=None, modules=(), ke
     why = backend.missing()
     if why:
         raise UmlError('second kernel %s: %s' % (kernel, why))
-    return _boot(backend, script, timeout, mem, cwd or REPO, env, modules)
+    return _boot(backend, script, timeout * backend.slowdown, mem, cwd or REPO, env, modules)
 
 
 def _boot(kernel, script, timeout, mem, cwd, env, modules):

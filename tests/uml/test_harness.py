@@ -139,7 +139,7 @@ def test_timeout_kills_hanging_guest():
     with pytest.raises(UmlTimeout) as info:
         run_in_uml('echo before-hang; sync; sleep 600', timeout=30)
     elapsed = time.monotonic() - start
-    assert elapsed < 45
+    assert elapsed < 30 * KERNELS[second_kernel()[0]].slowdown + 15
     assert 'before-hang' in info.value.output  # the shared file system writes through: partial output survives
     # the guest and every helper process it forked are gone
     assert info.value.pid
