@@ -40,6 +40,7 @@ import time
 import uuid
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils._lab import _not_zombie, kill_processes
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     NETNS_RUN_DIR,
     PodnetError,
@@ -165,7 +166,8 @@ class Machines(object):
     def _netns_del(self, name):
         from pyroute2 import netns as pyroute2_netns
         if os.path.exists(os.path.join(NETNS_RUN_DIR, name)):
-            _kill_in_netns(name)
+            if kill_processes([os.path.join(NETNS_RUN_DIR, name)]):
+                raise PodnetError('processes in network namespace %s could not be killed' % name)
             pyroute2_netns.remove(name)
             self.actions.append('remove network namespace %s' % name)
 
@@ -267,7 +269,7 @@ class Machines(object):
             return None
         if b'systemd-nspawn' not in os.path.basename(cmdline[0]) or self.root(host).encode() not in cmdline:
             return None
-        return pid if _alive(pid) else None
+        return pid if _not_zombie(pid) else None
 
     def boot(self, host):
         self._netns_add(self.ns(host['name']))
@@ -397,18 +399,10 @@ class Machines(object):
         )
 
 
-def _alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
 def _wait_gone(pid, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not _not_zombie(pid):
             try:
                 os.waitpid(pid, os.WNOHANG)  # our own child (a machine booted by this run)
             except ChildProcessError:
@@ -416,30 +410,6 @@ def _wait_gone(pid, timeout):
             return True
         time.sleep(0.1)
     return False
-
-
-def _kill_in_netns(name):
-    """SIGKILL every process whose network namespace is /run/netns/<name> (what a machine left)."""
-    target = os.stat(os.path.join(NETNS_RUN_DIR, name))
-    for _attempt in range(50):
-        pids = []
-        for entry in os.listdir('/proc'):
-            if entry.isdigit():
-                try:
-                    st = os.stat('/proc/%s/ns/net' % entry)
-                except OSError:
-                    continue
-                if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino) and _alive(int(entry)):
-                    pids.append(int(entry))
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise PodnetError('processes in network namespace %s could not be killed' % name)
 
 
 def _ssh_banner(bastion, address):
