@@ -73,8 +73,10 @@ results:
   type: list
   elements: dict
   sample: [{target: 192.168.11.10, sent: 3, received: 3, error: null, rtt_ms: [0.1, 0.08, 0.07]}]
-unreachable:
-  description: Targets that answered none of the requests.
+no_answer:
+  description:
+    - Targets that answered none of the requests.
+    - Not named C(unreachable), the key with which Ansible marks a host unreachable.
   returned: success
   type: list
   elements: str
@@ -107,10 +109,10 @@ def main():
         results = list(pool.map(lambda it: ping(it[1], p['count'], p['timeout'], p['size'], p['dont_fragment'],
                                                 ident=(hash(it[1]) + it[0]) & 0xffff),
                                 enumerate(targets)))
-    unreachable = [r['target'] for r in results if r['received'] == 0]
-    if unreachable and p['fail_on_loss']:
-        module.fail_json(msg='no answer from %s' % ', '.join(unreachable), results=results, unreachable=unreachable)
-    module.exit_json(changed=False, results=results, unreachable=unreachable)
+    no_answer = [r['target'] for r in results if r['received'] == 0]
+    if no_answer and p['fail_on_loss']:
+        module.fail_json(msg='no answer from %s' % ', '.join(no_answer), results=results, no_answer=no_answer)
+    module.exit_json(changed=False, results=results, no_answer=no_answer)
 
 
 if __name__ == '__main__':

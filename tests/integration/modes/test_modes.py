@@ -104,6 +104,26 @@ def test_mode_on_the_lab(lab, mode, apply, capsys):
     assert w2.run('cat /proc/sys/net/ipv4/ip_forward', check=True).stdout.strip() == '1'
 
 
+def test_verify_reports_a_miss_and_the_host_stays_reachable(lab):
+    """A pod that gets no answer is a miss in the matrix and a failed verify, not an unreachable host:
+    pod_ping's result once carried a key `unreachable`, which Ansible reads as the host's own state
+    (ansible-core 2.17 even crashed on it). The lab holds vxlan from test_mode_on_the_lab."""
+    lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    lab['worker2'].run('ip route del 192.168.11.0/24', check=True)
+    try:
+        verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan', '-e', 'podnet_verify_count=1',
+                              check=False)
+        assert verify.returncode != 0
+        counts = recap(verify.stdout)
+        assert counts['worker2']['unreachable'] == 0 and counts['worker3']['unreachable'] == 0, counts
+        w2_row = [line for line in matrix_lines(verify) if line.startswith('worker2')][0]
+        assert 'ok' not in w2_row.split('|')[2], w2_row
+        assert 'Fail on any miss' in verify.stdout
+    finally:
+        again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert changed(again) == {'worker2': 1, 'worker3': 0}, again.stdout[-3000:]
+
+
 def test_routed_lab_refuses_host_gw_and_runs_vxlan():
     with built_lab('inventories/lab-routed', name='routed') as lab:
         before = dump(lab)
