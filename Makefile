@@ -6,14 +6,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAGE := scripts/stage.sh
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint sanity units integration modules-distro molecule downstream docs demo clean bench bench-smoke
+.PHONY: help setup test lint sanity units ansible-versions integration modules-distro molecule downstream docs demo clean bench bench-smoke
 
 help:
 	@echo "make setup        system packages, .venv, .tmp/collections (scripts/setup.sh)"
-	@echo "make test         setup, lint, sanity, units, integration, molecule, downstream, docs, bench-smoke (stops at the first failure)"
+	@echo "make test         setup, lint, sanity, units, ansible-versions, integration, molecule, downstream, docs, bench-smoke (stops at the first failure)"
 	@echo "make lint         ansible-lint (production profile), yamllint, antsibull-changelog lint"
 	@echo "make sanity       ansible-test sanity --local --python 3.11 (on a copy of the checkout)"
 	@echo "make units        ansible-test units --local --python 3.11 --requirements"
+	@echo "make ansible-versions  ansible-core 2.17 and 2.18: units, sanity, vxlan end to end (scripts/ansible-versions.sh)"
 	@echo "make integration  pytest tests/integration tests/uml"
 	@echo "make modules-distro  the module suite again, run by /usr/bin/python3 with Debian's python3-pyroute2 (0.7.2)"
 	@echo "make molecule     molecule scenarios host-gw, vxlan (this kernel), ipip (User-Mode Linux)"
@@ -29,7 +30,7 @@ setup:
 # Recursive makes so each stage runs in order and the first failure stops the rest.
 test:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; start=$$(date +%s); rc=0; \
-	for stage in setup lint sanity units integration modules-distro molecule downstream docs bench-smoke; do \
+	for stage in setup lint sanity units ansible-versions integration modules-distro molecule downstream docs bench-smoke; do \
 	  STAGE_LOG=$$log $(MAKE) --no-print-directory $$stage || { rc=$$?; break; }; \
 	done; \
 	echo "=== summary (wall time per stage)"; cat $$log; \
@@ -44,6 +45,10 @@ sanity:
 
 units:
 	@$(STAGE) units scripts/ansible-test.sh units
+
+# The older controllers requires_ansible admits (meta/runtime.yml), each in a venv of its own under .tmp.
+ansible-versions:
+	@$(STAGE) ansible-versions scripts/ansible-versions.sh
 
 # Two pytest-xdist workers: one runs a User-Mode Linux test while the other drives labs on this
 # kernel. --dist loadfile keeps a file's tests (and its module-scoped lab) on one worker; labs

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 [ $# -ge 1 ] || { echo "usage: $0 sanity|units [ansible-test args...]" >&2; exit 2; }
 command=$1; shift
-export PATH="$REPO/.venv/bin:$PATH"
+# PODNET_ANSIBLE_VENV: another controller venv (scripts/ansible-versions.sh: older ansible-core releases)
+export PATH="${PODNET_ANSIBLE_VENV:-$REPO/.venv}/bin:$PATH"
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/podnet-ansible-test.XXXXXX")
 trap 'rm -rf "$run"' EXIT

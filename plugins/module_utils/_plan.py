@@ -106,8 +106,11 @@ def normalise_settings(host, raw):
         _host_fail(host, 'podnet_vxlan_dev', s['vxlan_dev'], 'is also podnet_ipip_dev; the devices need two names')
     s['vxlan_vni'] = _check(host, 'podnet_vxlan_vni', v.vni, s['vxlan_vni'])
     s['vxlan_port'] = _check(host, 'podnet_vxlan_port', v.port, s['vxlan_port'])
-    if s['mtu'] is not None:
+    # 0 (the role's default) or None: the underlay's MTU minus the encapsulation
+    if s['mtu'] is not None and str(s['mtu']).strip() != '0':
         s['mtu'] = _check(host, 'podnet_mtu', v.mtu, s['mtu'])
+    else:
+        s['mtu'] = None
     if s['crosssubnet_encap'] not in CROSSSUBNET_ENCAPS:
         _host_fail(host, 'podnet_crosssubnet_encap', s['crosssubnet_encap'],
                    'is not an encapsulation for crosssubnet: choose one of %s' % ', '.join(CROSSSUBNET_ENCAPS))

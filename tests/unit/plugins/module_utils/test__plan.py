@@ -150,6 +150,12 @@ def test_mtu_follows_a_smaller_underlay(mode, extra, mtu):
             assert p[dev]['mtu'] == mtu
 
 
+@pytest.mark.parametrize('value', [None, 0, '0'])
+def test_mtu_zero_or_unset_means_from_the_underlay(value):
+    # the role passes podnet_mtu as it is (default 0); ansible-core 2.18 renders a templated none as ''
+    assert plan('vxlan', mtu=value)['mtu'] == 1450
+
+
 def test_rp_filter_loose_on_the_tunnel_and_underlay_devices_only():
     assert plan('host-gw')['device_sysctl'] == {}
     assert plan('vxlan')['device_sysctl'] == {'net/ipv4/conf/podnet.vxlan/rp_filter': '2',
