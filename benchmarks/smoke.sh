@@ -9,8 +9,9 @@ trap 'rm -rf "$out"' EXIT
 for f in RESULTS.md results.json control_plane.png dataplane.png; do
   [ -s "$out/$f" ] || { echo "bench-smoke: $f was not written" >&2; exit 1; }
 done
-grep -q '^## Control plane' "$out/RESULTS.md" && grep -q '^| 2 | vxlan |' "$out/RESULTS.md" \
-  || { echo "bench-smoke: the control-plane table is missing" >&2; cat "$out/RESULTS.md" >&2; exit 1; }
+if ! grep -q '^## Control plane' "$out/RESULTS.md" || ! grep -q '^| 2 | vxlan |' "$out/RESULTS.md"; then
+  echo "bench-smoke: the control-plane table is missing" >&2; cat "$out/RESULTS.md" >&2; exit 1
+fi
 grep -q '^| vxlan (collection) |' "$out/RESULTS.md" \
   || { echo "bench-smoke: the data-plane table is missing" >&2; cat "$out/RESULTS.md" >&2; exit 1; }
 echo "bench-smoke: table written ($(grep -c '^|' "$out/RESULTS.md") table rows)"

@@ -4,22 +4,21 @@
 # resolvable as openkube.podnet from this checkout (.tmp/collections).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$PWD
 
 # user-mode-linux, or where it cannot boot QEMU (qemu-system-x86, busybox-static), is the second kernel that
 # has ipip (tests/uml/harness.py); QEMU is installed everywhere: the harness's tests check the fallback too.
 # python3-pyroute2: Debian's pyroute2 (0.7.2) for the system Python, which `make modules-distro` runs the modules with.
 # debootstrap, systemd-container (systemd-nspawn), openssh-client, netcat-openbsd: the booted lab machines.
-APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux qemu-system-x86 busybox-static kmod tcpdump iptables nftables iperf3 procps python3-pyroute2 debootstrap systemd-container openssh-client netcat-openbsd"
-missing=""
+APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux qemu-system-x86 busybox-static kmod tcpdump iptables nftables iperf3 procps shellcheck python3-pyroute2 debootstrap systemd-container openssh-client netcat-openbsd"
+missing=()
 for p in $APT_PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ -n "$missing" ]; then
-  echo "setup: installing Debian packages:$missing"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}
