@@ -32,8 +32,8 @@ options:
     choices: [present, absent]
     default: present
 requirements:
-  - pyroute2 >= 0.9 on the managed host (the role C(openkube.podnet.podnet) installs it
-    with pip when it is missing; see the README).
+  - pyroute2 >= 0.7.2 on the managed host (the distribution's C(python3-pyroute2) is enough; the role
+    C(openkube.podnet.podnet) installs it with the OS package manager when it is missing; see the README).
 attributes:
   check_mode:
     support: full
@@ -41,6 +41,22 @@ attributes:
   diff_mode:
     support: full
     description: Returns the managed objects before and after.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux only.
+'''
+
+    # The attributes of the two lab modules (openkube.podnet.lab, openkube.podnet.lab_machines),
+    # which run on the machine that holds the lab and return a list of actions instead of a diff.
+    LAB = r'''
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be created, booted, rebooted or removed, and changes nothing.
+  diff_mode:
+    support: none
+    description: No diff is returned; RV(actions) lists what was (or would be) done.
   platform:
     support: full
     platforms: posix

@@ -308,13 +308,14 @@ def kill_processes(ns_files, timeout=10.0):
             pass
     deadline = time.time() + timeout
     while pids and time.time() < deadline:
-        pids = [p for p in pids if os.path.exists('/proc/%d' % p) and _not_zombie(p)]
+        pids = [p for p in pids if os.path.exists('/proc/%d' % p) and alive(p)]
         if pids:
             time.sleep(0.02)
     return len(ns_processes(ns_files)) if pids else 0
 
 
-def _not_zombie(pid):
+def alive(pid):
+    """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped)."""
     try:
         with open('/proc/%d/stat' % pid) as f:
             return f.read().rsplit(')', 1)[1].split()[0] != 'Z'

@@ -67,11 +67,50 @@ MIN_PYROUTE2 = (0, 7, 2)
 _LIBC = []
 
 
+def _version_tuple(text):
+    parts = []
+    for field in str(text or '').split('.')[:3]:
+        digits = field[:len(field) - len(field.lstrip('0123456789'))]  # '12rc1' -> '12'
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
+
+
+def version_beside(locations):
+    """The version in the name of a ``pyroute2-X.Y.Z.dist-info`` (or ``.egg-info``) folder beside one
+    of the package's ``locations`` (its ``__path__``), or None."""
+    for location in locations:
+        parent = os.path.dirname(os.path.abspath(location))
+        try:
+            entries = sorted(os.listdir(parent))
+        except OSError:
+            continue
+        for entry in entries:
+            for suffix in ('.dist-info', '.egg-info'):
+                if entry.lower().startswith('pyroute2-') and entry.endswith(suffix):
+                    found = _version_tuple(entry[len('pyroute2-'):-len(suffix)].split('-')[0])
+                    if found:
+                        return found
+    return None
+
+
 def pyroute2_version():
     """The installed pyroute2's version as a tuple of ints, or None when it does not say.
 
-    Debian's build of 0.7.2 carries no version metadata (``pyroute2.__version__`` is 'unknown'):
-    the package metadata of the distribution is read then (dist-info or egg-info)."""
+    Read from the install's metadata folder beside the package (``pyroute2-X.Y.Z.dist-info`` or
+    ``.egg-info``: one directory listing), because Debian's build of 0.7.2 says 'unknown' in
+    ``pyroute2.__version__`` and a version too old to import has to be named too. Only when that
+    folder is not there, ``importlib.metadata`` (about 20 ms to import, in every module run) and
+    then ``__version__``."""
+    mod = sys.modules.get('pyroute2')
+    locations = list(getattr(mod, '__path__', None) or [])
+    if not locations:
+        spec = importlib.util.find_spec('pyroute2')
+        locations = list(spec.submodule_search_locations or []) if spec else []
+    found = version_beside(locations)
+    if found:
+        return found
     text = None
     try:
         from importlib import metadata
@@ -81,13 +120,7 @@ def pyroute2_version():
     if not text or not text[0].isdigit():
         mod = sys.modules.get('pyroute2.config') or sys.modules.get('pyroute2')
         text = getattr(mod, '__version__', None) or text
-    parts = []
-    for field in str(text or '').split('.')[:3]:
-        digits = ''.join(c for c in field if c.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts) or None
+    return _version_tuple(text)
 
 
 def pyroute2_problem():

@@ -34,7 +34,7 @@ options:
     choices: [pods, mode, cleanup]
     default: [pods, mode, cleanup]
 requirements:
-  - pyroute2 >= 0.9 on the managed host
+  - pyroute2 >= 0.7.2 on the managed host
 attributes:
   check_mode:
     support: full

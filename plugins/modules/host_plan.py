@@ -44,7 +44,7 @@ options:
     description: The underlay device, when known (C(podnet_underlay_dev)); the task fails if it does not hold the node IP.
     type: str
 requirements:
-  - pyroute2 >= 0.9 on the managed host (for M(openkube.podnet.node_facts))
+  - pyroute2 >= 0.7.2 on the managed host (for M(openkube.podnet.node_facts))
 attributes:
   action:
     support: full

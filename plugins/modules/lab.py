@@ -64,19 +64,10 @@ options:
     choices: [present, absent]
     default: present
 requirements:
-  - pyroute2 >= 0.9, util-linux (C(unshare), C(nsenter), C(mount), C(findmnt)) and iproute2 on the machine.
+  - pyroute2 >= 0.7.2, util-linux (C(unshare), C(nsenter), C(mount), C(findmnt)) and iproute2 on the machine.
   - Root.
-attributes:
-  check_mode:
-    support: full
-    description: Reports what would be created, changed or removed, and changes nothing.
-  diff_mode:
-    support: none
-    description: No diff is returned; RV(actions) lists what was (or would be) done.
-  platform:
-    support: full
-    platforms: posix
-    description: Linux only.
+extends_documentation_fragment:
+  - openkube.podnet.common.lab
 author:
   - openkube.podnet engineers (@openkube)
 '''

@@ -65,17 +65,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-attributes:
-  check_mode:
-    support: full
-    description: Reports which machines would be booted, rebooted or removed, and changes nothing.
-  diff_mode:
-    support: none
-    description: No diff is returned; RV(actions) lists what was (or would be) done.
-  platform:
-    support: full
-    platforms: posix
-    description: Linux only.
+extends_documentation_fragment:
+  - openkube.podnet.common.lab
 notes:
   - Needs root, C(debootstrap) and C(systemd-nspawn) (Debian package C(systemd-container)) on the machine that runs it.
 author:

@@ -28,7 +28,7 @@ options:
     elements: str
     default: []
 requirements:
-  - pyroute2 >= 0.9 on the managed host
+  - pyroute2 >= 0.7.2 on the managed host
 attributes:
   check_mode:
     support: full
