@@ -129,6 +129,26 @@ def lab_leftovers(lab_name, root=LAB_ROOT):
     return left
 
 
+MACHINES_ROOT = '/var/lib/podnet/machines'
+
+
+def machine_leftovers(lab_name):
+    """What a lab of booted machines left behind: its namespaces, disks and keys, systemd-nspawn processes."""
+    left = [n for n in os.listdir('/run/netns') if n.startswith(lab_name + '-')] if os.path.isdir('/run/netns') else []
+    if os.path.exists(os.path.join(MACHINES_ROOT, lab_name)):
+        left.append(os.path.join(MACHINES_ROOT, lab_name))
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if b'systemd-nspawn' in cmdline and os.path.join(MACHINES_ROOT, lab_name).encode() in cmdline:
+                left.append('process %s' % entry)
+    return left
+
+
 class Lab(object):
     """A lab built from an inventory; made by the ``lab`` fixture (tests/integration/lab/conftest.py)."""
 

@@ -12,8 +12,9 @@ bastion namespace (``<lab>-bastion``) on the same bridge is where SSH connection
 
 * **Image**: ``debootstrap --variant=minbase`` of bookworm with systemd, sshd, sudo, python3, iproute2
   and iptables, built once into ``/var/cache/podnet/machines/<key>`` (outside any checkout). It holds a
-  local package repository (``file:/opt/podnet-repo``, Debian's ``.deb`` of ``python3-pyroute2``) as its
-  only apt source: the machines are offline, and a package install runs for real from it.
+  local package repository (``file:/opt/podnet-repo``, Debian's ``.deb`` of ``python3-pyroute2`` and
+  ``python3-venv``, and the pyroute2 wheel in ``wheels/``) as its only apt source: the machines are
+  offline, and a package or pip install runs for real from it.
 * **Machines**: each gets a copy of the image under ``/var/lib/podnet/machines/<lab>/<host>/root`` (its
   own /etc), its hostname, its networkd file, fresh SSH host keys and machine id, the lab's user
   ``podnet`` (key-only SSH, passwordless sudo); ``pyroute2: true`` installs Debian's ``python3-pyroute2``
@@ -36,11 +37,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._lab import _not_zombie, kill_processes
+from ansible_collections.openkube.podnet.plugins.module_utils._lab import alive, kill_processes
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     NETNS_RUN_DIR,
     PodnetError,
@@ -54,8 +56,12 @@ SUITE = 'bookworm'
 MIRROR = 'http://deb.debian.org/debian'
 BASE_PACKAGES = ('systemd', 'systemd-sysv', 'dbus', 'python3', 'iproute2', 'openssh-server', 'sudo',
                  'iptables', 'iputils-ping', 'tcpdump', 'netcat-openbsd')
-REPO_PACKAGES = ('python3-pyroute2', 'python3-apt')  # python3-apt: Ansible's apt module installs it first
-IMAGE_FORMAT = 2  # bump when the image's recipe changes
+PYROUTE2_PACKAGES = ('python3-pyroute2', 'python3-apt')  # python3-apt: Ansible's apt module installs it first
+# The local repository: what a machine may install. python3-venv: the role's opt-in fallback (podnet_pyroute2_venv)
+# makes a virtual environment and installs pyroute2 into it from WHEELS (in /opt/podnet-repo/wheels).
+REPO_PACKAGES = PYROUTE2_PACKAGES + ('python3-venv',)
+WHEELS = ('pyroute2==0.9.7',)
+IMAGE_FORMAT = 3  # bump when the image's recipe changes
 USER = 'podnet'
 BOOT_TIMEOUT = 120
 REBOOT_EXIT = 133  # systemd-nspawn's exit status after `systemctl reboot` inside
@@ -70,7 +76,7 @@ def _run(cmd, what=None, **kwargs):
 
 
 def image_key():
-    recipe = json.dumps([IMAGE_FORMAT, SUITE, BASE_PACKAGES, REPO_PACKAGES])
+    recipe = json.dumps([IMAGE_FORMAT, SUITE, BASE_PACKAGES, REPO_PACKAGES, WHEELS])
     return '%s-%s' % (SUITE, hashlib.sha256(recipe.encode()).hexdigest()[:12])
 
 
@@ -115,6 +121,10 @@ def ensure_image(actions):
                 if deb.endswith('.deb'):
                     shutil.move(os.path.join(archives, deb), os.path.join(repo, deb))
             _write_packages_index(repo)
+            # The wheels, from PyPI on this machine (pip of the Python that runs this module: the controller's)
+            _run([sys.executable, '-m', 'pip', 'download', '-q', '--disable-pip-version-check', '--no-deps',
+                  '--only-binary=:all:', '-d', os.path.join(repo, 'wheels')] + list(WHEELS),
+                 'download the wheels %s for the local repository' % ' '.join(WHEELS))
             # The machines are offline: the local repository is their only source.
             with open(os.path.join(work, 'etc', 'apt', 'sources.list'), 'w') as f:
                 f.write('# openkube.podnet lab machine: offline, packages from the local repository only\n'
@@ -251,8 +261,8 @@ class Machines(object):
         shutil.copy(self.key + '.pub', os.path.join(ssh_dir, 'authorized_keys'))
         _run(['chroot', root, 'chown', '-R', '%s:%s' % (USER, USER), '/home/%s/.ssh' % USER])
         if host['pyroute2']:
-            _run(['chroot', root, 'apt-get', 'install', '-y', '-qq', '--no-install-recommends'] + list(REPO_PACKAGES),
-                 'install %s into %s' % (', '.join(REPO_PACKAGES), host['name']), env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
+            _run(['chroot', root, 'apt-get', 'install', '-y', '-qq', '--no-install-recommends'] + list(PYROUTE2_PACKAGES),
+                 'install %s into %s' % (', '.join(PYROUTE2_PACKAGES), host['name']), env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
         with open(os.path.join(etc, 'podnet-machine'), 'w') as f:
             f.write('%s of lab %s\n' % (host['name'], self.name))
         self.actions.append('make the disk of %s (%s)' % (host['name'], root))
@@ -269,7 +279,7 @@ class Machines(object):
             return None
         if b'systemd-nspawn' not in os.path.basename(cmdline[0]) or self.root(host).encode() not in cmdline:
             return None
-        return pid if _not_zombie(pid) else None
+        return pid if alive(pid) else None
 
     def boot(self, host):
         self._netns_add(self.ns(host['name']))
@@ -402,7 +412,7 @@ class Machines(object):
 def _wait_gone(pid, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _not_zombie(pid):
+        if not alive(pid):
             try:
                 os.waitpid(pid, os.WNOHANG)  # our own child (a machine booted by this run)
             except ChildProcessError:

@@ -17,9 +17,8 @@ import uuid
 
 import pytest
 
-from lab import Lab, recap
+from lab import MACHINES_ROOT, Lab, machine_leftovers, recap
 
-STATE_ROOT = '/var/lib/podnet/machines'
 PROTO = '57'
 MATRIX = {'host-gw': 'ok plain IP', 'vxlan': 'ok vxlan vni 1 udp 8472'}
 
@@ -35,7 +34,7 @@ class Machine(object):
         self.lab_name, self.name, self.node_ip = lab_name, name, node_ip
 
     def run(self, command, check=True):
-        cmd = ['ssh', '-i', os.path.join(STATE_ROOT, self.lab_name, 'id_ed25519'),
+        cmd = ['ssh', '-i', os.path.join(MACHINES_ROOT, self.lab_name, 'id_ed25519'),
                '-o', 'ProxyCommand=ip netns exec %s-bastion nc %%h %%p' % self.lab_name,
                '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
                '-o', 'BatchMode=yes', 'podnet@' + self.node_ip, command]
@@ -49,23 +48,6 @@ class Machine(object):
         return json.loads(out) if out.strip() else []
 
 
-def leftovers(lab_name):
-    """What of the lab remains on this machine: namespaces, disks and keys, processes."""
-    left = [n for n in os.listdir('/run/netns') if n.startswith(lab_name + '-')] if os.path.isdir('/run/netns') else []
-    if os.path.exists(os.path.join(STATE_ROOT, lab_name)):
-        left.append(os.path.join(STATE_ROOT, lab_name))
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/cmdline' % entry, 'rb') as f:
-                    cmdline = f.read()
-            except OSError:
-                continue
-            if b'systemd-nspawn' in cmdline and os.path.join(STATE_ROOT, lab_name).encode() in cmdline:
-                left.append('process %s' % entry)
-    return left
-
-
 @pytest.fixture(scope='module')
 def machines():
     name = 'm' + uuid.uuid4().hex[:5]
@@ -77,7 +59,7 @@ def machines():
     finally:
         proc = lab.teardown(check=False)
         assert proc.returncode == 0, 'teardown failed:\n%s' % proc.stdout[-4000:]
-        assert leftovers(name) == [], leftovers(name)
+        assert machine_leftovers(name) == [], machine_leftovers(name)
 
 
 def test_machines_are_hosts_of_their_own(machines):
@@ -150,3 +132,29 @@ def test_reboot_gives_a_fresh_kernel_state_and_keeps_the_disk(machines):
     assert changed(again)['worker3'] > 0 and changed(again)['worker2'] == 0, changed(again)
     verify = machines.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
     assert verify.stdout.count(MATRIX['vxlan']) >= 2
+
+
+VENV = '/opt/podnet/pyroute2'
+VENV_VARS = json.dumps({'podnet_pyroute2_venv': VENV,
+                        'podnet_pyroute2_pip_args': '--no-index --find-links /opt/podnet-repo/wheels'})
+
+
+def test_pyroute2_in_a_virtual_environment_of_its_own(machines):
+    """The opt-in fallback for a distribution without a usable pyroute2 (podnet_pyroute2_venv): worker3's
+    package is removed, then site.yml installs python3-venv from the local repository, makes the environment,
+    installs pyroute2 into it with its own pip from the repository's wheel (offline), and runs worker3's
+    modules with its Python; the system Python stays without pyroute2. verify is ok, a rerun changes nothing."""
+    w3 = machines.machines['worker3']
+    w3.run('sudo DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq python3-pyroute2 >/dev/null')
+    assert 'No module named' in w3.run('/usr/bin/python3 -c "import pyroute2" 2>&1', check=False)
+    first = machines.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', VENV_VARS)
+    assert changed(first)['worker3'] > 0 and changed(first)['worker2'] == 0, changed(first)
+    assert "Install pyroute2 into a virtual environment" in first.stdout
+    version = w3.run(VENV + '/bin/python -c "import importlib.metadata as m; print(m.version(\'pyroute2\'))"')
+    assert version.strip() == '0.9.7'
+    assert 'No module named' in w3.run('/usr/bin/python3 -c "import pyroute2" 2>&1', check=False)
+    assert w3.run('dpkg-query -W -f="\\${Status}" python3-pyroute2 2>&1', check=False).find('install ok installed') < 0
+    verify = machines.playbook('playbooks/verify.yml', '-e', 'mode=vxlan', '-e', VENV_VARS)
+    assert verify.stdout.count(MATRIX['vxlan']) >= 2
+    again = machines.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', VENV_VARS)
+    assert set(changed(again).values()) == {0}, again.stdout[-3000:]
