@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from lab import LAB_ROOT, REPO, VENV_BIN, lab_leftovers
+from lab import LAB_ROOT, REPO, VENV_BIN, lab_leftovers, machine_leftovers
 
 SCENARIOS_HERE = ('host-gw', 'vxlan', 'crosssubnet')  # no ipip in this machine's kernel: see test_ipip_scenario_under_uml
 HOSTS = {'crosssubnet': 4}  # two subnets, two hosts each; the others have 2
@@ -30,7 +30,7 @@ def verify_tests(scenario):
 
 
 def lab_name(scenario):
-    return 'molecule-' + scenario  # extensions/molecule/<scenario>/molecule.yml
+    return {'machines': 'mol-mach'}.get(scenario, 'molecule-' + scenario)  # extensions/molecule/<scenario>/molecule.yml
 
 
 def check_run(scenario, rc, output):
@@ -52,16 +52,18 @@ def molecule_env(ephemeral):
     return env
 
 
-@pytest.mark.parametrize('scenario', SCENARIOS_HERE)
+@pytest.mark.parametrize('scenario', SCENARIOS_HERE + ('machines',))
 def test_scenario(scenario, tmp_path, capsys):
-    assert not lab_leftovers(lab_name(scenario)), 'a lab %s is already there' % lab_name(scenario)
+    """`molecule test -s SCENARIO`; scenario machines: vxlan on booted Debian machines over SSH and sudo."""
+    leftovers = machine_leftovers if scenario == 'machines' else lab_leftovers
+    assert not leftovers(lab_name(scenario)), 'a lab %s is already there' % lab_name(scenario)
     start = time.monotonic()
     try:
         proc = subprocess.run([os.path.join(VENV_BIN, 'molecule'), 'test', '-s', scenario], cwd=REPO,
                               env=molecule_env(tmp_path / 'molecule'), capture_output=True, text=True, check=False, timeout=900)
     finally:
         seconds = time.monotonic() - start
-        left = lab_leftovers(lab_name(scenario))
+        left = leftovers(lab_name(scenario))
     with capsys.disabled():
         print('\nmolecule test -s %s: %.0f s' % (scenario, seconds))
     check_run(scenario, proc.returncode, proc.stdout + proc.stderr)

@@ -2,7 +2,7 @@
 # Copyright (c) openkube.podnet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """molecule verify (pytest-testinfra) for every scenario: the kernel state of every lab host and
-pod-to-pod reachability, for the scenario's mode.
+pod-to-pod reachability, for the scenario's mode, on the namespace lab or the booted machines.
 
 What is expected comes from the scenario's inventory variables only (molecule's merged
 configuration, ``$MOLECULE_FILE``): node IPs, pod ranges, mode, lab name. What is there is read
@@ -53,7 +53,8 @@ def _scenario():
                            pod_ip=str(net.network_address + POD_IP_OFFSET))
     mode = common['podnet_mode']
     tunnel = {'host-gw': 'none', 'crosssubnet': common.get('podnet_crosssubnet_encap', 'vxlan')}.get(mode, mode)
-    return dict(mode=mode, tunnel=tunnel, lab=common['podnet_lab_name'], underlay_mtu=mtu, nodes=nodes)
+    return dict(mode=mode, tunnel=tunnel, lab=common['podnet_lab_name'], underlay_mtu=mtu, nodes=nodes,
+                kind=common.get('podnet_lab_kind', 'namespaces'))
 
 
 SCENARIO = _scenario()
@@ -72,9 +73,19 @@ def encap(name, peer):
 
 @pytest.fixture(scope='module')
 def hosts():
-    """{name: testinfra Host running inside that lab host}."""
+    """{name: testinfra Host running inside that lab host}: nsenter into a namespace lab's host, or SSH
+    to a booted machine as the lab's user with sudo, through the lab's bastion namespace."""
     found = {}
-    for name in NODES:
+    for name, node in NODES.items():
+        if SCENARIO['kind'] == 'machines':
+            import testinfra
+            key = '/var/lib/podnet/machines/%s/id_ed25519' % SCENARIO['lab']
+            assert os.path.exists(key), 'the machines of lab %s are not there (no %s)' % (SCENARIO['lab'], key)
+            found[name] = testinfra.get_host(
+                'ssh://podnet@%s' % node['node_ip'], ssh_identity_file=key, sudo=True,
+                ssh_extra_args='-o ProxyCommand="ip netns exec %s-bastion nc %%h %%p" -o StrictHostKeyChecking=no '
+                               '-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ControlMaster=no' % SCENARIO['lab'])
+            continue
         lab_host = LabHost(SCENARIO['lab'], name)
         assert lab_host.exists, 'lab host %s of lab %s does not exist' % (name, SCENARIO['lab'])
         found[name] = lab_host.testinfra()
