@@ -75,6 +75,18 @@ def run_module(name, args, check=False, diff=True, prefix=()):
         raise AssertionError('module %s printed no JSON (rc %d): %s %s' % (name, proc.returncode, proc.stdout, proc.stderr))
 
 
+def diff_lists(result):
+    """A module result's diff as dict(before=[objects], after=[objects]). The module gives each side as a
+    mapping of one key, its result key ({'routes': [...]}), which Ansible's callbacks render (a bare
+    list makes them warn and print nothing)."""
+    diff = result['diff']
+    assert set(diff) == {'before', 'after'}, diff
+    assert isinstance(diff['before'], dict) and isinstance(diff['after'], dict), diff
+    assert len(diff['before']) == 1 and diff['before'].keys() == diff['after'].keys(), diff
+    key = list(diff['before'])[0]
+    return dict(before=diff['before'][key], after=diff['after'][key])
+
+
 def four_runs(name, args):
     """check, apply, check again, apply again; asserts the pattern and returns the four results."""
     first_check = run_module(name, args, check=True)

@@ -209,7 +209,9 @@ def converge(resource, wanted, state='present', purge=False, check_mode=False):
     return dict(
         changed=bool(changes),
         actions=[resource.action_text(c) for c in changes],
-        diff=dict(before=_sorted(current), after=_sorted(after)),
+        # before/after as mappings ({result_key: [objects]}): Ansible's callbacks render a mapping, one object
+        # per block, and fail on a bare list ("'list' object has no attribute 'splitlines'")
+        diff=dict(before={resource.result_key: _sorted(current)}, after={resource.result_key: _sorted(after)}),
         **{resource.result_key: _sorted(after)}
     )
 

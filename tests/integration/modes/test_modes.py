@@ -105,10 +105,11 @@ def test_mode_on_the_lab(lab, mode, apply, capsys):
 
 
 def test_verify_reports_a_miss_and_the_host_stays_reachable(lab):
-    """A pod that gets no answer is a miss in the matrix and a failed verify, not an unreachable host:
-    pod_ping's result once carried a key `unreachable`, which Ansible reads as the host's own state
+    """A pod that gets no answer is a miss in the matrix and a failed verify, not an unreachable host;
+    --check --diff shows the repair. pod_ping's result once carried a key `unreachable`:
+    Ansible reads it as the host's own state
     (ansible-core 2.17 even crashed on it). The lab holds vxlan from test_mode_on_the_lab."""
-    lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    lab.playbook('site.yml', '-e', 'mode=vxlan')  # the repository root's site.yml, as the usage line says
     lab['worker2'].run('ip route del 192.168.11.0/24', check=True)
     try:
         verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan', '-e', 'podnet_verify_count=1',
@@ -119,6 +120,13 @@ def test_verify_reports_a_miss_and_the_host_stays_reachable(lab):
         w2_row = [line for line in matrix_lines(verify) if line.startswith('worker2')][0]
         assert 'ok' not in w2_row.split('|')[2], w2_row
         assert 'Fail on any miss' in verify.stdout
+        # --check --diff shows the missing route as Ansible's own callback prints a diff, without a warning
+        check = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '--check', '--diff')
+        assert 'WARNING' not in check.stdout + check.stderr, (check.stdout + check.stderr)[-3000:]
+        assert changed(check) == {'worker2': 1, 'worker3': 0}, check.stdout[-3000:]
+        added = [line for line in check.stdout.splitlines() if line.startswith('+') and '192.168.11.0/24' in line]
+        assert added, check.stdout[-3000:]
+        assert '+++ after: route' in check.stdout, check.stdout[-3000:]
     finally:
         again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert changed(again) == {'worker2': 1, 'worker3': 0}, again.stdout[-3000:]

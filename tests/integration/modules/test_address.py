@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 
 def addrs(ns, dev='d0'):
@@ -51,10 +51,10 @@ def test_four_runs(dev):
     assert {('192.168.10.1', 24), ('10.0.0.5', 32), ('fd00:10::1', 64)} <= have
     lla = link_local(dev)
     assert lla in have
-    assert dict(address=lla[0], prefixlen=64, family=6) in applied['diff']['before']
-    assert dict(address='192.168.10.1', prefixlen=24, family=4) not in applied['diff']['before']
-    assert dict(address='192.168.10.1', prefixlen=24, family=4) in applied['diff']['after']
-    assert again['diff']['before'] == again['diff']['after']
+    assert dict(address=lla[0], prefixlen=64, family=6) in diff_lists(applied)['before']
+    assert dict(address='192.168.10.1', prefixlen=24, family=4) not in diff_lists(applied)['before']
+    assert dict(address='192.168.10.1', prefixlen=24, family=4) in diff_lists(applied)['after']
+    assert diff_lists(again)['before'] == diff_lists(again)['after']
     assert sorted((a['address'], a['prefixlen']) for a in again['addresses']) == sorted(have)
 
 
@@ -65,8 +65,8 @@ def test_purge_removes_unlisted_but_keeps_link_local(dev):
     first_check, applied, second_check, again = four_runs('address', dict(netns=dev, dev='d0', addresses=['192.168.10.1/24'], purge=True))
     assert sorted(first_check['actions']) == ['add 192.168.10.1/24', 'delete 172.16.0.1/16', 'delete fd00:99::9/64']
     assert addrs(dev) == {('192.168.10.1', 24), lla}
-    assert dict(address='172.16.0.1', prefixlen=16, family=4) in applied['diff']['before']
-    assert dict(address='172.16.0.1', prefixlen=16, family=4) not in applied['diff']['after']
+    assert dict(address='172.16.0.1', prefixlen=16, family=4) in diff_lists(applied)['before']
+    assert dict(address='172.16.0.1', prefixlen=16, family=4) not in diff_lists(applied)['after']
 
 
 def test_without_purge_other_addresses_stay(dev):
@@ -102,8 +102,8 @@ def test_four_runs_absent(dev):
     assert first_check['actions'] == ['delete 192.168.10.1/24']
     have = addrs(dev)
     assert ('192.168.10.1', 24) not in have and ('172.16.0.1', 16) in have
-    assert dict(address='192.168.10.1', prefixlen=24, family=4) in applied['diff']['before']
-    assert dict(address='192.168.10.1', prefixlen=24, family=4) not in applied['diff']['after']
+    assert dict(address='192.168.10.1', prefixlen=24, family=4) in diff_lists(applied)['before']
+    assert dict(address='192.168.10.1', prefixlen=24, family=4) not in diff_lists(applied)['after']
 
 
 def test_check_mode_in_missing_namespace_creates_nothing():

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from kernel import bridgej, four_runs, run_module, sh
+from kernel import bridgej, diff_lists, four_runs, run_module, sh
 
 A = '0e:8a:15:00:00:22'
 B = '0e:8a:15:00:00:23'
@@ -65,8 +65,8 @@ def test_four_runs(lab):
     assert fdb(lab, 'vx1') == [perm(A, '10.9.0.2'), perm(B, '10.9.0.3')]
     assert fdb(lab, 'vx2') == [perm('00:00:00:00:00:00', '10.9.0.50')]
     entries = [dict(mac=A, dst='10.9.0.2', permanent=True), dict(mac=B, dst='10.9.0.3', permanent=True)]
-    assert applied['diff'] == dict(before=[], after=entries)
-    assert again['entries'] == again['diff']['before'] == again['diff']['after'] == entries
+    assert diff_lists(applied) == dict(before=[], after=entries)
+    assert again['entries'] == diff_lists(again)['before'] == diff_lists(again)['after'] == entries
 
 
 def test_new_destination_replaces_in_place(lab):
@@ -105,8 +105,8 @@ def test_purge_removes_owned_entries_only(lab, netns):
         'add %s dst 10.9.0.2 dev vx1 self permanent' % A, 'delete %s dst 10.9.0.3 dev vx1 self permanent' % B]
     assert fdb(lab, 'vx1') == sorted(kept + [perm(A, '10.9.0.2')])
     assert fdb(lab, 'vx2') == other_before
-    assert applied['diff'] == dict(before=[dict(mac=B, dst='10.9.0.3', permanent=True)],
-                                   after=[dict(mac=A, dst='10.9.0.2', permanent=True)])
+    assert diff_lists(applied) == dict(before=[dict(mac=B, dst='10.9.0.3', permanent=True)],
+                                       after=[dict(mac=A, dst='10.9.0.2', permanent=True)])
     emptied = run_module('fdb', dict(netns=lab, dev='vx1', entries=[], purge=True))
     assert emptied['actions'] == ['delete %s dst 10.9.0.2 dev vx1 self permanent' % A]
     assert fdb(lab, 'vx1') == kept
@@ -165,7 +165,7 @@ def test_check_mode_against_missing_namespace_creates_nothing():
     wanted = dict(netns=name, dev='vx1', entries=[dict(mac=A, dst='10.9.0.2')])
     predicted = run_module('fdb', wanted, check=True)
     assert predicted['changed'] is True
-    assert predicted['diff'] == dict(before=[], after=[dict(mac=A, dst='10.9.0.2', permanent=True)])
+    assert diff_lists(predicted) == dict(before=[], after=[dict(mac=A, dst='10.9.0.2', permanent=True)])
     assert not os.path.exists('/run/netns/' + name)
     result = run_module('fdb', wanted)
     assert result.get('failed') and name in result['msg'], result

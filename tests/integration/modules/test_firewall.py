@@ -4,7 +4,7 @@ The rules are read back with iptables-save (run by `ip netns exec`, not by our c
 
 from __future__ import annotations
 
-from kernel import four_runs, run_module, sh
+from kernel import diff_lists, four_runs, run_module, sh
 
 CHAINS = [
     dict(name='PODNET-FORWARD', hook='FORWARD', rules=['-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']),
@@ -25,7 +25,7 @@ def test_four_runs_keep_foreign_rules_and_policy_then_purge(netns):
     sh('ip', 'netns', 'exec', ns, 'iptables', '-A', 'FORWARD', '-s', '10.9.9.0/24', '-j', 'ACCEPT')
     first_check, applied, _second_check, _again = four_runs('firewall', dict(netns=ns, chains=CHAINS, purge=True))
     assert first_check['changed'] and first_check['actions'] == applied['actions']
-    assert len(applied['actions']) == 4 and applied['diff']['before'] == []
+    assert len(applied['actions']) == 4 and diff_lists(applied)['before'] == []
     lines = save(ns)
     assert ':FORWARD DROP [0:0]' in lines
     forward = [line for line in lines if line.startswith('-A FORWARD')]

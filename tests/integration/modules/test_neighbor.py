@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 A = '0e:8a:15:00:00:22'
 B = '0e:8a:15:00:00:23'
@@ -50,8 +50,8 @@ def test_four_runs_ipv4_and_ipv6(lab):
     assert neighs(lab, 'vx1') == {'192.168.11.0': (A, ('PERMANENT',)), 'fd00::11': (B, ('PERMANENT',))}
     assert neighs(lab, 'vx2') == {}
     entries = [dict(ip='192.168.11.0', lladdr=A, state='permanent'), dict(ip='fd00::11', lladdr=B, state='permanent')]
-    assert applied['diff'] == dict(before=[], after=entries)
-    assert again['neighbors'] == again['diff']['before'] == again['diff']['after'] == entries
+    assert diff_lists(applied) == dict(before=[], after=entries)
+    assert again['neighbors'] == diff_lists(again)['before'] == diff_lists(again)['after'] == entries
 
 
 def test_lladdr_change_and_learned_entry_become_permanent(lab):
@@ -63,7 +63,7 @@ def test_lladdr_change_and_learned_entry_become_permanent(lab):
         'update 192.168.11.0 lladdr %s dev vx1 (lladdr: %s -> %s)' % (B, A, B),
         'update 192.168.12.0 lladdr %s dev vx1 (lladdr: %s -> %s, state: stale -> permanent)' % (B, A, B)]
     assert neighs(lab, 'vx1') == {'192.168.11.0': (B, ('PERMANENT',)), '192.168.12.0': (B, ('PERMANENT',))}
-    assert dict((e['ip'], e['state']) for e in applied['diff']['before']) == {
+    assert dict((e['ip'], e['state']) for e in diff_lists(applied)['before']) == {
         '192.168.11.0': 'permanent', '192.168.12.0': 'stale'}
 
 
@@ -78,8 +78,8 @@ def test_purge_removes_owned_entries_only(lab):
         'add 192.168.11.0 lladdr %s dev vx1' % B, 'delete 192.168.13.0 lladdr %s dev vx1' % A]
     assert neighs(lab, 'vx1') == {'192.168.11.0': (B, ('PERMANENT',)), '192.168.14.0': (A, ('STALE',))}
     assert neighs(lab, 'vx2') == other_before
-    assert applied['diff']['before'] == [dict(ip='192.168.13.0', lladdr=A, state='permanent')]
-    assert applied['diff']['after'] == [dict(ip='192.168.11.0', lladdr=B, state='permanent')]
+    assert diff_lists(applied)['before'] == [dict(ip='192.168.13.0', lladdr=A, state='permanent')]
+    assert diff_lists(applied)['after'] == [dict(ip='192.168.11.0', lladdr=B, state='permanent')]
     # purge with an empty list empties the owned table, and nothing else
     emptied = run_module('neighbor', dict(netns=lab, dev='vx1', neighbors=[], purge=True))
     assert emptied['changed'] is True and emptied['neighbors'] == []
@@ -147,7 +147,7 @@ def test_check_mode_against_missing_namespace_creates_nothing():
     wanted = dict(netns=name, dev='vx1', neighbors=[dict(ip='192.168.11.0', lladdr=A)])
     predicted = run_module('neighbor', wanted, check=True)
     assert predicted['changed'] is True
-    assert predicted['diff'] == dict(before=[], after=[dict(ip='192.168.11.0', lladdr=A, state='permanent')])
+    assert diff_lists(predicted) == dict(before=[], after=[dict(ip='192.168.11.0', lladdr=A, state='permanent')])
     assert not os.path.exists('/run/netns/' + name)
     result = run_module('neighbor', wanted)
     assert result.get('failed') and name in result['msg'], result

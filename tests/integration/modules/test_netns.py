@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 
 def namespaces():
@@ -43,8 +43,8 @@ def test_four_runs_create(fresh):
     first_check, applied, second_check, again = four_runs('netns', dict(name=name))
     assert first_check['changed'] is True
     assert name in namespaces()
-    assert applied['diff'] == dict(before=[], after=[dict(name=name)])
-    assert again['diff'] == dict(before=[dict(name=name)], after=[dict(name=name)])
+    assert diff_lists(applied) == dict(before=[], after=[dict(name=name)])
+    assert diff_lists(again) == dict(before=[dict(name=name)], after=[dict(name=name)])
     assert applied['namespaces'] == [dict(name=name)]
     # it is a real network namespace: iproute2 can list its links
     assert [link['ifname'] for link in ipj(name, 'link', 'show')] == ['lo']
@@ -66,7 +66,7 @@ def test_four_runs_absent(fresh):
     first_check, applied, second_check, again = four_runs('netns', dict(name=name, state='absent'))
     assert first_check['changed'] is True
     assert name not in namespaces()
-    assert applied['diff'] == dict(before=[dict(name=name)], after=[])
+    assert diff_lists(applied) == dict(before=[dict(name=name)], after=[])
     assert applied['namespaces'] == []
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 PEERS = [
     dict(dst='10.2.0.0/24', via='10.1.0.2', dev='d0'),
@@ -58,11 +58,11 @@ def test_four_runs(dev):
     table100 = routes(dev, 'table', '100', families=('-4',))
     assert table100['10.5.0.0/24']['gateway'] == '10.1.0.3' and table100['10.5.0.0/24']['metric'] == 100
     assert table100['10.5.0.0/24']['protocol'] == '57'
-    before_dsts = set(r['dst'] for r in applied['diff']['before'])
-    after_dsts = set(r['dst'] for r in applied['diff']['after'])
+    before_dsts = set(r['dst'] for r in diff_lists(applied)['before'])
+    after_dsts = set(r['dst'] for r in diff_lists(applied)['after'])
     assert '10.2.0.0/24' not in before_dsts and '10.2.0.0/24' in after_dsts
     assert '10.1.0.0/24' in before_dsts and '10.1.0.0/24' in after_dsts  # the kernel's own route
-    assert again['diff']['before'] == again['diff']['after']
+    assert diff_lists(again)['before'] == diff_lists(again)['after']
 
 
 def test_change_in_place(dev):
@@ -85,8 +85,8 @@ def test_purge_removes_owned_and_keeps_foreign_routes(dev):
     assert main['10.7.0.0/24']['protocol'] == 'static'
     assert main['10.6.0.0/24'].get('protocol', 'boot') == 'boot'  # iproute2 does not print 'proto boot'
     assert '10.1.0.0/24' in main  # the kernel's own
-    assert '10.8.0.0/24' in set(r['dst'] for r in applied['diff']['before'])
-    assert '10.8.0.0/24' not in set(r['dst'] for r in applied['diff']['after'])
+    assert '10.8.0.0/24' in set(r['dst'] for r in diff_lists(applied)['before'])
+    assert '10.8.0.0/24' not in set(r['dst'] for r in diff_lists(applied)['after'])
 
 
 def test_four_runs_absent(dev):
@@ -99,7 +99,7 @@ def test_four_runs_absent(dev):
     assert '10.2.0.0/24' not in main and '10.3.0.0/24' not in main
     assert '10.4.0.0/24' in main  # not listed
     assert main['10.7.0.0/24']['protocol'] == 'static'  # listed, but not ours
-    assert '10.2.0.0/24' not in set(r['dst'] for r in applied['diff']['after'])
+    assert '10.2.0.0/24' not in set(r['dst'] for r in diff_lists(applied)['after'])
 
 
 def test_foreign_route_in_the_way_is_an_error(dev):

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 WATCHED = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter',
            'net.ipv4.ip_local_port_range', 'net.ipv6.conf.all.forwarding')
@@ -46,9 +46,9 @@ def test_four_runs(netns):
     assert sysctl(ns, 'net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.ip_local_port_range') \
         == ['1', '2', '20000 30000']
     assert root_values() == root
-    assert dict(name='net.ipv4.ip_forward', value='0') in applied['diff']['before']
-    assert dict(name='net.ipv4.ip_forward', value='1') in applied['diff']['after']
-    assert again['diff']['before'] == again['diff']['after'] == again['settings']
+    assert dict(name='net.ipv4.ip_forward', value='0') in diff_lists(applied)['before']
+    assert dict(name='net.ipv4.ip_forward', value='1') in diff_lists(applied)['after']
+    assert diff_lists(again)['before'] == diff_lists(again)['after'] == again['settings']
 
 
 def test_numbers_compare_as_numbers(netns):

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 
 def link(ns, name):
@@ -47,9 +47,9 @@ def test_four_runs_peer_in_other_namespace(netns):
     assert end['link_index'] == peer['ifindex'] and peer['link_index'] == end['ifindex']
     assert link(host, 'eth0') is None and link(pod, 'veth-pod') is None
     # diff: nothing before, the pair after; the second apply sees exactly what the first made
-    assert applied['diff']['before'] == []
-    assert applied['diff']['after'][0]['peer_netns'] == pod
-    assert again['diff']['before'] == again['diff']['after'] == again['veth']
+    assert diff_lists(applied)['before'] == []
+    assert diff_lists(applied)['after'][0]['peer_netns'] == pod
+    assert diff_lists(again)['before'] == diff_lists(again)['after'] == again['veth']
     assert again['veth'][0]['mac'] == '0e:8a:15:00:00:01'
     assert again['veth'][0]['peer_mac'] == '0e:8a:15:00:00:02'
 
@@ -77,8 +77,8 @@ def test_mtu_mac_and_up_change_in_place(netns):
     assert (end['mtu'], peer['mtu']) == (1280, 1280)
     assert (end['address'], peer['address']) == ('02:00:00:00:00:0a', '02:00:00:00:00:0b')
     assert not is_up(end) and not is_up(peer)
-    assert applied['diff']['before'][0]['mtu'] == 1500
-    assert applied['diff']['after'][0]['mtu'] == 1280
+    assert diff_lists(applied)['before'][0]['mtu'] == 1500
+    assert diff_lists(applied)['after'][0]['mtu'] == 1280
 
 
 def test_peer_is_moved_into_peer_netns(netns):
@@ -107,7 +107,7 @@ def test_not_a_veth_is_recreated(netns):
     sh('ip', '-n', ns, 'link', 'add', 'v-a', 'type', 'bridge')
     first_check, applied, second_check, again = four_runs('veth', dict(netns=ns, name='v-a', peer='v-b'))
     assert first_check['actions'][0].startswith('recreate v-a'), first_check['actions']
-    assert applied['diff']['before'][0]['kind'] == 'bridge'
+    assert diff_lists(applied)['before'][0]['kind'] == 'bridge'
     assert link(ns, 'v-a')['linkinfo']['info_kind'] == 'veth'
     assert link(ns, 'v-b')['linkinfo']['info_kind'] == 'veth'
 
@@ -135,7 +135,7 @@ def test_peer_in_unnamed_namespace_is_recreated(netns):
         sh('ip', '-n', host, 'link', 'set', 'eth0', 'netns', str(holder.pid))
         first_check, applied, second_check, again = four_runs('veth', dict(netns=host, name='veth-pod', peer='eth0', peer_netns=pod))
         assert first_check['actions'][0].startswith('recreate veth-pod'), first_check['actions']
-        assert applied['diff']['before'][0]['peer_netns'].startswith('<unnamed namespace')
+        assert diff_lists(applied)['before'][0]['peer_netns'].startswith('<unnamed namespace')
         end, peer = link(host, 'veth-pod'), link(pod, 'eth0')
         assert end['link_index'] == peer['ifindex']
         # the old peer went with the old pair
@@ -151,7 +151,7 @@ def test_four_runs_absent(netns):
     first_check, applied, second_check, again = four_runs('veth', dict(netns=host, name='veth-pod', state='absent'))
     assert first_check['changed'] is True
     assert link(host, 'veth-pod') is None and link(pod, 'eth0') is None
-    assert applied['diff']['before'][0]['peer'] == 'eth0' and applied['diff']['after'] == []
+    assert diff_lists(applied)['before'][0]['peer'] == 'eth0' and diff_lists(applied)['after'] == []
 
 
 def test_absent_leaves_other_kinds_alone(netns):

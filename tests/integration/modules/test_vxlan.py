@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 MAC = '0e:8a:15:00:00:21'
 
@@ -60,22 +60,22 @@ def test_four_runs_create_flannel_style_device(lab):
     assert first_check['changed'] is True
     assert first_check['actions'] == applied['actions'] == [
         'add vxlan device vx1 vni 1 port 8472 local 10.9.0.1 dev u0 mac %s nolearning up' % MAC]
-    assert first_check['diff']['before'] == applied['diff']['before'] == []
+    assert diff_lists(first_check)['before'] == diff_lists(applied)['before'] == []
     dev = link(lab, 'vx1')
     assert kernel_view(dev) == dict(kind='vxlan', vni=1, port=8472, local='10.9.0.1', dev='u0', learning=False,
                                     mac=MAC, mtu=1450, up=True)
     # the result and the diff describe the kernel's device exactly
-    assert again['vxlan'] == again['diff']['before'] == again['diff']['after'] == [dict(
+    assert again['vxlan'] == diff_lists(again)['before'] == diff_lists(again)['after'] == [dict(
         name='vx1', kind='vxlan', vni=1, port=8472, local='10.9.0.1', dev='u0', learning=False,
         mac=MAC, mtu=1450, up=True)]
-    assert applied['diff']['after'] == again['vxlan']
+    assert diff_lists(applied)['after'] == again['vxlan']
 
 
 def test_create_without_mac_then_idempotent(lab):
     first_check, applied, second_check, again = four_runs('vxlan', dict(netns=lab, name='vx2', vni=7, port=4789))
     assert first_check['changed'] is True
-    assert first_check['diff']['after'] == [dict(name='vx2', kind='vxlan', vni=7, port=4789, local=None, dev=None,
-                                                 learning=False, mac=None, mtu=None, up=True)]
+    assert diff_lists(first_check)['after'] == [dict(name='vx2', kind='vxlan', vni=7, port=4789, local=None, dev=None,
+                                                     learning=False, mac=None, mtu=None, up=True)]
     view = kernel_view(link(lab, 'vx2'))
     assert (view['vni'], view['port'], view['local'], view['dev'], view['learning']) == (7, 4789, None, None, False)
     assert again['vxlan'][0]['mac'] == view['mac']
@@ -111,8 +111,8 @@ def test_incompatible_change_recreates_and_keeps_mac(lab, change, field, expecte
     assert view[field] == expected
     assert view['mac'] == old_mac, 'the MAC changed across re-creation'
     assert view['mtu'] == 1450 and view['up'] is True
-    assert applied['diff']['before'][0][field] != expected
-    assert applied['diff']['after'] == applied['vxlan'] == run_module('vxlan', wanted)['vxlan']
+    assert diff_lists(applied)['before'][0][field] != expected
+    assert diff_lists(applied)['after'] == applied['vxlan'] == run_module('vxlan', wanted)['vxlan']
     assert run_module('vxlan', wanted)['changed'] is False
 
 
@@ -127,7 +127,7 @@ def test_mtu_mac_and_up_change_in_place(lab):
     dev = link(lab, 'vx1')
     assert dev['ifindex'] == index, 'an in-place change recreated the device'
     assert (dev['mtu'], dev['address'], 'UP' in dev['flags']) == (1400, '0e:8a:15:00:00:99', False)
-    assert applied['diff']['before'][0]['mtu'] == 1450 and applied['diff']['after'][0]['mtu'] == 1400
+    assert diff_lists(applied)['before'][0]['mtu'] == 1450 and diff_lists(applied)['after'][0]['mtu'] == 1400
     # omitting mtu and mac afterwards keeps them
     assert run_module('vxlan', args(lab, up=False))['changed'] is False
 
@@ -137,8 +137,8 @@ def test_absent(lab):
     first_check, applied, second_check, again = four_runs('vxlan', dict(netns=lab, name='vx1', state='absent'))
     assert first_check['changed'] is True
     assert applied['actions'] == ['delete vxlan device vx1 vni 1 port 8472 local 10.9.0.1 dev u0 mac %s mtu 1450 '
-                                  'nolearning up' % applied['diff']['before'][0]['mac']]
-    assert applied['diff']['after'] == again['vxlan'] == []
+                                  'nolearning up' % diff_lists(applied)['before'][0]['mac']]
+    assert diff_lists(applied)['after'] == again['vxlan'] == []
     assert link(lab, 'vx1') is None
     assert link(lab, 'u0') is not None
 
@@ -194,7 +194,7 @@ def test_check_mode_against_missing_namespace_creates_nothing():
     assert not os.path.exists('/run/netns/' + name)
     predicted = run_module('vxlan', dict(netns=name, name='vx1', vni=1, dev='u0'), check=True)
     assert predicted['changed'] is True, predicted
-    assert predicted['diff'] == dict(before=[], after=predicted['vxlan'])
+    assert diff_lists(predicted) == dict(before=[], after=predicted['vxlan'])
     assert not os.path.exists('/run/netns/' + name)
     result = run_module('vxlan', dict(netns=name, name='vx1', vni=1))
     assert result.get('failed') and name in result['msg'], result

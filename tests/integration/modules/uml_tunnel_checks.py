@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from kernel import four_runs, ipj, run_module, sh
+from kernel import diff_lists, four_runs, ipj, run_module, sh
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -77,8 +77,8 @@ def test_four_runs_one_to_many(lab):
     view = kernel_view(link(lab, 'pt0'))
     assert view == dict(kind='ipip', local='10.9.0.1', remote='any', dev='u0', ttl=0, mtu=1480, up=True), view
     entry = dict(name='pt0', kind='ipip', local='10.9.0.1', remote='0.0.0.0', dev='u0', ttl=0, mtu=1480, up=True)
-    assert applied['diff'] == dict(before=[], after=[entry])
-    assert again['tunnel'] == again['diff']['before'] == again['diff']['after'] == [entry]
+    assert diff_lists(applied) == dict(before=[], after=[entry])
+    assert again['tunnel'] == diff_lists(again)['before'] == diff_lists(again)['after'] == [entry]
 
 
 @pytest.mark.parametrize('change, field, expected', [
@@ -96,11 +96,11 @@ def test_incompatible_change_recreates_keeping_mtu(lab, change, field, expected)
     view = kernel_view(after)
     assert view[field] == expected, view
     assert (view['mtu'], view['up']) == (1400, True), view
-    assert result['diff']['before'][0][field] != expected
+    assert diff_lists(result)['before'][0][field] != expected
     # read back from the kernel after the run: it now matches every wanted field, so a rerun changes nothing
     # (each run costs seconds in the guest; test_four_runs_one_to_many proves the rerun itself)
     wanted = dict(args(lab, **change), remote=change.get('remote', '0.0.0.0'), ttl=change.get('ttl', 0))
-    assert dict((k, result['diff']['after'][0][k]) for k in ('local', 'remote', 'ttl', 'dev')) == \
+    assert dict((k, diff_lists(result)['after'][0][k]) for k in ('local', 'remote', 'ttl', 'dev')) == \
         dict((k, wanted[k]) for k in ('local', 'remote', 'ttl', 'dev'))
 
 
@@ -130,7 +130,7 @@ def test_absent(lab):
     first_check, applied, second_check, again = four_runs('tunnel', dict(netns=lab, name='pt0', state='absent'))
     assert first_check['changed'] is True
     assert applied['actions'] == ['delete ipip device pt0 local 10.9.0.1 remote any dev u0 mtu 1480 up']
-    assert again['tunnel'] == applied['diff']['after'] == []
+    assert again['tunnel'] == diff_lists(applied)['after'] == []
     assert link(lab, 'pt0') is None and link(lab, 'u0') is not None
     assert link(lab, 'tunl0') is not None
 

@@ -141,9 +141,9 @@ def test_check_mode_predicts_and_writes_nothing():
     assert resource.calls == []
     assert set(kernel) == {'b', 'c'}
     assert checked['changed'] is True
-    assert checked['diff']['before'] == [thing('b'), thing('c', owner='them')]
-    assert checked['diff']['after'] == [thing('a'), thing('c', owner='them')]
-    assert checked['things'] == checked['diff']['after']
+    assert checked['diff']['before'] == {'things': [thing('b'), thing('c', owner='them')]}
+    assert checked['diff']['after'] == {'things': [thing('a'), thing('c', owner='them')]}
+    assert checked['things'] == checked['diff']['after']['things']
     # the real run does what check mode said, and ends where it predicted
     resource, applied = run(kernel, wanted, purge=True)
     assert applied['changed'] is True and applied['actions'] == checked['actions']
@@ -157,7 +157,7 @@ def test_check_mode_predicts_and_writes_nothing():
 def test_missing_namespace_check_mode_predicts_from_nothing():
     resource, checked = run({}, [thing('a')], check_mode=True, missing=True)
     assert checked['changed'] is True
-    assert checked['diff'] == dict(before=[], after=[thing('a')])
+    assert checked['diff'] == dict(before={'things': []}, after={'things': [thing('a')]})
     assert resource.calls == []
 
 
