@@ -13,7 +13,7 @@ description:
   - Manages user-defined chains of the C(filter) table whose names start with C(PODNET-), their rules,
     and one jump to each at the top of a built-in chain (O(chains[].hook)). Nothing else in the table is
     changed; other chains, other rules and the policies of the built-in chains stay as they are.
-  - The role M(openkube.podnet.podnet) uses it for C(PODNET-FORWARD) (accept traffic from and to the
+  - The role P(openkube.podnet.podnet#role) uses it for C(PODNET-FORWARD) (accept traffic from and to the
     host's pods, so that a FORWARD policy DROP, as Docker leaves it, does not cut the pods off) and
     C(PODNET-INPUT) (drop IP-in-IP or VXLAN packets that do not come from a peer's node IP).
   - "Why iptables, run as a program: netfilter rules are not netlink objects that pyroute2 manages, and

@@ -27,10 +27,7 @@ PLUGINS = os.path.join(REPO, 'plugins')
 # antsibull-docs lint findings in files owned by other work in progress, each with what is wrong.
 # A finding in a file not listed here fails the test; a listed file that has become clean is
 # reported as a warning (take it off the list). Keep this empty once the owners have fixed their files.
-KNOWN_LINT_FINDINGS = {
-    'plugins/modules/firewall.py': 'description writes M(openkube.podnet.podnet), a role: P(openkube.podnet.podnet#role)',
-    'roles/lab/meta/argument_specs.yml': 'podnet_lab_name writes M(openkube.podnet.lab#connection): P(openkube.podnet.lab#connection)',
-}
+KNOWN_LINT_FINDINGS = {}
 
 # Plugins whose documentation ansible-doc cannot load, {(kind, name): why} (others' work in progress).
 # Each is a strict xfail: once it renders, the test fails until the entry is removed.

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -160,6 +161,10 @@ def test_downstream_project(capsys):
         assert len(tarballs) == 1, tarballs
         size = os.path.getsize(tarballs[0])
         assert size < 1024 * 1024, 'the collection tarball is %d bytes: check build_ignore in galaxy.yml' % size
+        with tarfile.open(tarballs[0]) as tar:
+            names = tar.getnames()
+        assert 'COPYING' in names, 'the GPL-3.0 text is not in the collection'
+        assert not [n for n in names if n.startswith('benchmarks/') or n.endswith('results.json')], names
 
         with open(os.path.join(project, 'ansible.cfg'), 'w') as f:
             f.write(ANSIBLE_CFG.format(collections=collections))
