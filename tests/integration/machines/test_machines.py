@@ -5,7 +5,7 @@ over SSH as an unprivileged user with sudo, with the distribution's Python and p
 One lab for the whole file (built once: the image is cached, each boot takes seconds), removed at the
 end, also when a test fails, and checked to leave no process, namespace, disk or key behind. The
 machines' state is read back over SSH with `ip -j`, never through the collection's own code.
-On this machine's kernel the machines run host-gw and vxlan (it has no ipip).
+On this machine's kernel the machines run host-gw and vxlan (it has no ipip: test_machines_uml.py).
 """
 
 from __future__ import annotations
