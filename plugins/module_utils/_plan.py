@@ -165,6 +165,9 @@ def validate_cluster(members):
     return nodes
 
 
+POD_KEYS = ('name', 'ip', 'host_dev')
+
+
 def _pods(host, node, settings, mtu):
     net = node['_net']
     gateway = net.network_address + GATEWAY_OFFSET
@@ -173,6 +176,10 @@ def _pods(host, node, settings, mtu):
         var = 'podnet_pods[%d]' % i
         if not isinstance(pod, dict) or not pod.get('name'):
             _host_fail(host, var, pod, 'must be a dict with at least a name ({name: ns1})')
+        unknown = sorted(str(key) for key in pod if key not in POD_KEYS)
+        if unknown:  # a typo ({name: db, address: ...}) would otherwise run with the defaults
+            _host_fail(host, var, pod, 'has unknown key%s %s: a pod has only %s'
+                       % ('s' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(POD_KEYS)))
         name = _check(host, var + '.name', v.nsname, pod['name'])
         host_dev = _check(host, var + '.host_dev', v.ifname, pod.get('host_dev') or 'veth-%s' % name)
         ip = pod.get('ip')

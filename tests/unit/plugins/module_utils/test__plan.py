@@ -106,6 +106,11 @@ BAD = [
     ('bad mac', [REF[0], ('worker3', dict(REF[1][1], podnet_vxlan_mac='01:00:5e:00:00:01'))], {},
      "worker3: podnet_vxlan_mac '01:00:5e:00:00:01' is a multicast MAC"),
     ('mtu too big', REF, {'mtu': 1480}, 'worker2: podnet_mtu 1480 is too large for vxlan over eth0'),
+    ('pod key typo', REF, {'pods': [{'name': 'db', 'address': '192.168.10.50'}]},
+     "worker2: podnet_pods[0] {'name': 'db', 'address': '192.168.10.50'} has unknown key address: "
+     "a pod has only name, ip, host_dev"),
+    ('pod keys typo', REF, {'pods': [{'name': 'ns1'}, {'name': 'db', 'IP': '1', 'dev': 'x'}]},
+     'worker2: podnet_pods[1] {'),
 ]
 
 
