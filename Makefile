@@ -10,14 +10,15 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make setup        system packages, .venv, .tmp/collections (scripts/setup.sh)"
-	@echo "make test         setup, lint, sanity, units, ansible-versions, integration, modules-distro, molecule, downstream, docs (stops at the first failure)"
+	@echo "make test         setup, lint, sanity, units, integration, modules-distro (stops at the first failure)"
 	@echo "make lint         ansible-lint (production profile), yamllint, antsibull-changelog lint"
 	@echo "make sanity       ansible-test sanity --local --python 3.11 (on a copy of the checkout)"
 	@echo "make units        ansible-test units --local --python 3.11 --requirements"
+	@echo "make integration  pytest tests/integration tests/uml: every integration test in one pool of two workers"
+	@echo "                  (ansible-versions, molecule, downstream and docs included; each is also a target of its own)"
 	@echo "make ansible-versions  ansible-core 2.17 and 2.18: units, sanity, vxlan end to end (scripts/ansible-versions.sh)"
-	@echo "make integration  pytest tests/integration tests/uml"
 	@echo "make modules-distro  the module suite again, run by /usr/bin/python3 with Debian's python3-pyroute2 (0.7.2)"
-	@echo "make molecule     molecule scenarios host-gw, vxlan (this kernel), ipip (User-Mode Linux)"
+	@echo "make molecule     molecule scenarios host-gw, vxlan, crosssubnet, machines (this kernel), ipip (second kernel)"
 	@echo "make downstream   build, install and use the collection from a folder outside the repository"
 	@echo "make docs         ansible-doc for every plugin and role, antsibull-docs lint, ansible-builder (execution environment)"
 	@echo "make demo         scripts/demo.sh"
@@ -30,7 +31,7 @@ setup:
 # Recursive makes so each stage runs in order and the first failure stops the rest.
 test:
 	@log=$$(mktemp); trap 'rm -f $$log' EXIT; start=$$(date +%s); rc=0; \
-	for stage in setup lint sanity units ansible-versions integration modules-distro molecule downstream docs; do \
+	for stage in setup lint sanity units integration modules-distro; do \
 	  STAGE_LOG=$$log $(MAKE) --no-print-directory $$stage || { rc=$$?; break; }; \
 	done; \
 	echo "=== summary (wall time per stage)"; cat $$log; \
@@ -46,23 +47,19 @@ sanity:
 units:
 	@$(STAGE) units scripts/ansible-test.sh units
 
+# Every integration test in one pool of two pytest-xdist workers: one runs a second-kernel test while
+# the other drives labs on this kernel. --dist loadfile keeps a file's tests (and its module-scoped lab)
+# on one worker; labs have unique names. --no-loadscope-reorder hands the files out in collection order,
+# which tests/conftest.py sets: the long files first (xdist would otherwise start the files with the
+# most tests first and leave the single-test second-kernel files for the end).
+INTEGRATION_XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
+integration:
+	@$(STAGE) integration pytest -ra --durations=30 $(INTEGRATION_XDIST) $(PYTEST_ARGS) tests/integration tests/uml
+
+# Parts of the pool above, each on its own.
 # The older controllers requires_ansible admits (meta/runtime.yml), each in a venv of its own under .tmp.
 ansible-versions:
-	@$(STAGE) ansible-versions scripts/ansible-versions.sh
-
-# Two pytest-xdist workers: one runs a User-Mode Linux test while the other drives labs on this
-# kernel. --dist loadfile keeps a file's tests (and its module-scoped lab) on one worker; labs
-# have unique names. (loadgroup does nothing with pytest 9: xdist 3.8 sets a node id pytest no longer reads.)
-INTEGRATION_XDIST ?= -n 2 --dist loadfile
-integration:
-	@$(STAGE) integration pytest -ra --durations=30 $(INTEGRATION_XDIST) $(PYTEST_ARGS) tests/integration tests/uml \
-	  --ignore=tests/integration/molecule --ignore=tests/integration/downstream --ignore=tests/integration/docs
-
-# The real-kernel module suite once more, its modules run by the system Python with Debian's pyroute2 (0.7.2),
-# as on a managed Debian 12 host (tests/kernel.py: PODNET_MODULE_PYTHON). The venv's run above used 0.9.
-modules-distro:
-	@$(STAGE) modules-distro env PODNET_MODULE_PYTHON=/usr/bin/python3 pytest -ra -n 2 $(PYTEST_ARGS) tests/integration/modules \
-	  --ignore=tests/integration/modules/test_tunnel.py
+	@$(STAGE) ansible-versions pytest -ra $(PYTEST_ARGS) tests/integration/versions
 
 molecule:
 	@$(STAGE) molecule pytest -ra $(PYTEST_ARGS) tests/integration/molecule
@@ -72,6 +69,12 @@ downstream:
 
 docs:
 	@$(STAGE) docs pytest -ra $(PYTEST_ARGS) tests/integration/docs
+
+# The real-kernel module suite once more, its modules run by the system Python with Debian's pyroute2 (0.7.2),
+# as on a managed Debian 12 host (tests/kernel.py: PODNET_MODULE_PYTHON). The venv's run above used 0.9.
+modules-distro:
+	@$(STAGE) modules-distro env PODNET_MODULE_PYTHON=/usr/bin/python3 pytest -ra -n 2 $(PYTEST_ARGS) tests/integration/modules \
+	  --ignore=tests/integration/modules/test_tunnel.py
 
 demo:
 	scripts/demo.sh

@@ -33,7 +33,7 @@ for v in "${versions[@]}"; do
   PODNET_ANSIBLE_VENV=$venv scripts/ansible-test.sh sanity
 
   echo "--- vxlan end to end on an embedded lab"
-  lab="v${v//./}$$"
+  lab="v${v//./}-${PODNET_RUN_ID:-$$}"  # PODNET_RUN_ID: a caller that checks for the lab's leftovers
   play() { PATH="$venv/bin:$PATH" ansible-playbook -e podnet_lab_name="$lab" "$@"; }
   # shellcheck disable=SC2064  # the lab's name is fixed now
   trap "PATH='$venv/bin:$PATH' ansible-playbook -e podnet_lab_name='$lab' playbooks/lab.yml -e lab_state=absent >/dev/null" EXIT

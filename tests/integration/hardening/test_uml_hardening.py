@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """The ipip parts of the hardening, under User-Mode Linux (this machine's kernel has no ipip), in one
 boot: MTU with DF pings, rp_filter strict beforehand, FORWARD policy DROP, forged IP-in-IP from a host
-outside the cluster, and crosssubnet with ipip on the routed lab."""
+outside the cluster, crosssubnet with ipip on the routed lab, then ipip on that lab (IP protocol 4 to
+the same-subnet peer and across the router, pods of all four hosts reachable, a rerun with changed=0)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,14 @@ SCRIPT = textwrap.dedent('''\
       -e podnet_crosssubnet_encap=ipip -e podnet_iptables=iptables-legacy
     wire worker3 192.168.11.10 xsub
     wire worker4 192.168.12.10 xsub
+    # crosssubnet -> ipip on the same routed lab: every peer through the tunnel, across the router too
+    pl -i inventories/lab-routed playbooks/site.yml -e podnet_lab_name=ur -e mode=ipip -e podnet_iptables=iptables-legacy
+    wire worker3 192.168.11.10 routed
+    wire worker4 192.168.12.10 routed
+    n worker2 ip netns exec ns1 ping -c 3 -W 2 192.168.13.10 | grep transmitted | sed "s/^/routed ping worker5 /"
+    n worker4 ip netns exec ns1 ping -c 3 -W 2 192.168.10.10 | grep transmitted | sed "s/^/routed ping 4to2 /"
+    pl -i inventories/lab-routed playbooks/site.yml -e podnet_lab_name=ur -e mode=ipip -e podnet_iptables=iptables-legacy
+    grep -E '^worker[0-9]+ +:' /run/pl.log | sed 's/^/routed again /'
 ''')
 
 
@@ -111,3 +120,16 @@ def test_ipip_hardening_under_uml(uml, capsys):
     assert len(same) == 2 and all('IP 192.168.10.10 > 192.168.11.10: ICMP echo request' in c for c in same), xsub
     assert len(across) == 2 and all('IP 10.57.4.20 > 10.57.5.20: IP 192.168.10.10 > 192.168.12.10: ICMP echo request' in c
                                     for c in across), xsub
+    # then ipip on the routed lab: IP protocol 4 to the same-subnet peer and across the router, pods of all
+    # four hosts reach each other, and a second run changes nothing
+    routed = [line for line in out.splitlines() if line.startswith('routed ')]
+    for peer in ('worker3', 'worker4', 'worker5', '4to2'):
+        assert 'routed ping %s 3 packets transmitted, 3 received' % peer in out, routed
+    same = [line for line in routed if line.startswith('routed cap worker3 ')]
+    across = [line for line in routed if line.startswith('routed cap worker4 ')]
+    assert len(same) == 2 and all('IP 10.57.4.20 > 10.57.4.21: IP 192.168.10.10 > 192.168.11.10: ICMP echo request' in c
+                                  for c in same), routed
+    assert len(across) == 2 and all('IP 10.57.4.20 > 10.57.5.20: IP 192.168.10.10 > 192.168.12.10: ICMP echo request' in c
+                                    for c in across), routed
+    again = [line for line in routed if line.startswith('routed again ')]
+    assert len(again) == 4 and all('changed=0' in line and 'failed=0' in line for line in again), again
