@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-EXPECTED = {'host-gw': 'none', 'ipip': 'ipip', 'vxlan': 'vxlan'}
+from ansible_collections.openkube.podnet.plugins.module_utils._encap import ENCAPS, MODE_ENCAP
 
 
 def expected_encap(plan, dst):
@@ -13,7 +13,7 @@ def expected_encap(plan, dst):
     for peer in plan.get('peers', []):
         if peer['name'] == dst and peer.get('encap'):
             return peer['encap']
-    return EXPECTED.get(plan['mode'], plan.get('encap'))
+    return MODE_ENCAP.get(plan['mode']) or plan.get('encap')
 
 
 def _cell(src, dst, src_vars, dst_vars):
@@ -40,10 +40,8 @@ def _cell(src, dst, src_vars, dst_vars):
         if vnis != [plan['vxlan_vni']] or ports != [plan['vxlan_port']]:
             problems.append('vxlan with vni %s port %s, expected vni %s port %s'
                             % (vnis, ports, plan['vxlan_vni'], plan['vxlan_port']))
-    if encap == ['ipip']:
-        text = 'ipip (IP proto 4)'
-    if encap == ['none']:
-        text = 'plain IP'
+    elif len(encap) == 1 and encap[0] in ENCAPS:
+        text = ENCAPS[encap[0]].wire
     if not answered:
         problems.append('no reply from %s (%s) to %s (%s)' % (dst, dst_ip, src, src_ip))
     if encap != [want]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ansible_collections.openkube.podnet.plugins.module_utils import (
     _address, _fdb, _firewall, _neighbor, _netns, _route, _sysctl, _tunnel, _veth, _vxlan,
 )
+from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
 
@@ -68,28 +69,26 @@ def steps(plan, parts=PARTS):
         if 'mode' not in parts:  # otherwise the mode's route table (with purge) holds the pod routes too
             todo.append(('route', dict(routes=[r for r in plan['routes'] if r.get('dev') in host_devs])))
     if 'mode' in parts and present:
-        if plan.get('ipip'):
-            tun = dict(plan['ipip'])
-            address = tun.pop('address')
+        for name in DEVICE_ENCAPS:  # the device of the plan's encapsulation (_encap.py), its address and entries
+            if not plan.get(name):
+                continue
+            device = dict(plan[name])
+            address = device.pop('address')
             todo += [
-                ('tunnel', tun),
-                ('address', dict(dev=tun['name'], addresses=[address], purge=True)),
+                (ENCAPS[name].device_module, device),
+                ('address', dict(dev=device['name'], addresses=[address], purge=True)),
             ]
-        if plan.get('vxlan'):
-            vx = dict(plan['vxlan'])
-            address = vx.pop('address')
-            todo += [
-                ('vxlan', vx),
-                ('address', dict(dev=vx['name'], addresses=[address], purge=True)),
-                ('neighbor', dict(dev=vx['name'], neighbors=plan['neighbors'], purge=True)),
-                ('fdb', dict(dev=vx['name'], entries=plan['fdb'], purge=True)),
-            ]
+            if ENCAPS[name].neighbor:
+                todo.append(('neighbor', dict(dev=device['name'], neighbors=plan['neighbors'], purge=True)))
+            if ENCAPS[name].fdb:
+                todo.append(('fdb', dict(dev=device['name'], entries=plan['fdb'], purge=True)))
         todo.append(('route', dict(routes=plan['routes'], purge=True)))
         if plan.get('firewall'):
             todo.append(('firewall', dict(plan['firewall'])))
     if 'cleanup' in parts:
-        todo += [('tunnel', dict(name=name, state='absent')) for name in plan['absent_devices']['ipip']]
-        todo += [('vxlan', dict(name=name, state='absent')) for name in plan['absent_devices']['vxlan']]
+        for encap in DEVICE_ENCAPS:
+            todo += [(ENCAPS[encap].device_module, dict(name=name, state='absent'))
+                     for name in plan['absent_devices'][encap]]
         if not present:
             if plan.get('firewall'):
                 todo.append(('firewall', dict(plan['firewall'], chains=[], purge=True)))
@@ -99,7 +98,7 @@ def steps(plan, parts=PARTS):
     if (present and 'mode' in parts) or (not present and 'cleanup' in parts):
         # Last, once the other modes' devices are gone: ip_forward and the devices' rp_filter, with
         # purge, so what an earlier mode (or run) changed and no longer wants gets its old value back.
-        removed = plan['absent_devices']['ipip'] + plan['absent_devices']['vxlan'] if 'cleanup' in parts else []
+        removed = [name for encap in DEVICE_ENCAPS for name in plan['absent_devices'][encap]] if 'cleanup' in parts else []
         todo.append(('sysctl', dict(settings=dict(plan['sysctl'], **plan.get('device_sysctl') or {}), purge=True,
                                     removed_devices=removed)))
     return todo

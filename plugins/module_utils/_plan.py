@@ -18,7 +18,11 @@ roles hand to the modules, one call per table:
     neighbors   vxlan: permanent neighbour entries, one per tunnelled peer
     fdb         vxlan: FDB entries, one per tunnelled peer
     firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only)
-    absent      devices of the other modes, to remove
+    absent_devices  devices of the other encapsulations, to remove
+    apply_role  the role that applies the mode on the roles path (host_gw, ipip, vxlan)
+
+What each encapsulation brings (overhead, device, per-peer entries, firewall match, how verify
+names it) is one entry of the table in _encap.py.
 
 Mode ``crosssubnet`` (Calico CrossSubnet, flannel DirectRouting) is host-gw for
 the peers whose node IP lies in the host's own underlay prefix and the tunnel
@@ -35,11 +39,9 @@ import hashlib
 import ipaddress
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils._encap import (
+    CROSSSUBNET_ENCAPS, ENCAPS, MODES, devices_not_wanted, mode_encap)
 
-MODES = ('host-gw', 'ipip', 'vxlan', 'crosssubnet')
-CROSSSUBNET_ENCAPS = ('vxlan', 'ipip')
-#: bytes of encapsulation per encapsulation: outer IPv4 (20); + UDP 8 + VXLAN 8 + inner Ethernet 14
-OVERHEAD = {'host-gw': 0, 'none': 0, 'ipip': 20, 'vxlan': 50}
 #: rp_filter on the tunnel device: 2 = loose (see device_sysctl in host_plan)
 TUNNEL_RP_FILTER = '2'
 FORWARD_CHAIN = 'PODNET-FORWARD'
@@ -213,9 +215,10 @@ def host_plan(members, host, raw_settings, facts):
     mode = settings['mode']
     underlay = _check(host, 'podnet_underlay_dev', v.ifname, facts.get('underlay_dev'))
     underlay_mtu = int(facts.get('underlay_mtu') or 1500)
-    # the encapsulation of the tunnel the mode uses ('none' for host-gw)
-    encap = {'host-gw': 'none', 'crosssubnet': settings['crosssubnet_encap']}.get(mode, mode)
-    overhead = OVERHEAD[encap]
+    # the encapsulation of the tunnel the mode uses ('none' for host-gw): _encap.py's table
+    encap = mode_encap(mode, settings)
+    table = ENCAPS[encap]
+    overhead = table.overhead
     mtu = settings['mtu'] or underlay_mtu - overhead
     if mtu > underlay_mtu - overhead:
         _host_fail(host, 'podnet_mtu', mtu, 'is too large for %s over %s (MTU %d): at most %d'
@@ -262,29 +265,22 @@ def host_plan(members, host, raw_settings, facts):
         underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
         mtu=mtu, pods=pods,
         sysctl={'net.ipv4.ip_forward': '1'}, device_sysctl={},
-        ipip=None, vxlan=None, neighbors=[], fdb=[], routes=routes,
+        neighbors=[], fdb=[], routes=routes, apply_role=table.role,
         peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'], encap=peer_encap[p['name']],
                     pod_ip=str(p['_net'].network_address + POD_IP_OFFSET)) for p in peers],
     )
+    plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)  # ipip, vxlan: the device of each
     routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=underlay) for p in direct_peers]
     tunnel_dev = None
-    if encap == 'ipip':
-        tunnel_dev = settings['ipip_dev']
-        # The pod range's .0/32 on the device, as flannel and Calico give their ipip devices an
-        # address: the host's own traffic to other hosts' pods leaves with it (so the answer comes
-        # back through the tunnel), and the kernel's reverse-path filter in loose mode drops
-        # everything that arrives on a device without an IPv4 address unless the route back uses
-        # that very device (seen under User-Mode Linux: a peer's node IP could not reach our pods).
-        plan['ipip'] = dict(name=tunnel_dev, local=me['node_ip'], mtu=mtu, address='%s/32' % me['vtep_ip'])
-        routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=tunnel_dev, onlink=True) for p in tunnelled]
-    elif encap == 'vxlan':
-        tunnel_dev = settings['vxlan_dev']
-        plan['vxlan'] = dict(name=tunnel_dev, vni=settings['vxlan_vni'], port=settings['vxlan_port'],
-                             local=me['node_ip'], dev=underlay, mac=me['vtep_mac'], mtu=mtu, learning=False,
-                             address='%s/32' % me['vtep_ip'])
-        plan['neighbors'] = [dict(ip=p['vtep_ip'], lladdr=p['vtep_mac']) for p in tunnelled]
-        plan['fdb'] = [dict(mac=p['vtep_mac'], dst=p['node_ip']) for p in tunnelled]
-        routes += [dict(dst=p['pod_cidr'], via=p['vtep_ip'], dev=tunnel_dev, onlink=True) for p in tunnelled]
+    if table.device:
+        device = table.device(me, settings, underlay, mtu)
+        tunnel_dev = device['name']
+        plan[encap] = device
+        routes += [table.route(p, tunnel_dev) for p in tunnelled]
+        if table.neighbor:
+            plan['neighbors'] = [table.neighbor(p) for p in tunnelled]
+        if table.fdb:
+            plan['fdb'] = [table.fdb(p) for p in tunnelled]
     if tunnel_dev:
         # Loose reverse-path filtering (2) on the tunnel device and the underlay device, the two
         # interfaces where tunnel traffic arrives asymmetrically; the kernel uses the larger of
@@ -298,14 +294,12 @@ def host_plan(members, host, raw_settings, facts):
         plan['device_sysctl'] = dict(('net/ipv4/conf/%s/rp_filter' % dev, TUNNEL_RP_FILTER)
                                      for dev in (tunnel_dev, underlay))
     plan['firewall'] = _firewall(me, peers, settings, encap)
-    plan['absent_devices'] = dict(
-        ipip=[] if encap == 'ipip' else [settings['ipip_dev']],
-        vxlan=[] if encap == 'vxlan' else [settings['vxlan_dev']],
-    )
+    plan['absent_devices'] = devices_not_wanted(encap, settings)
     if settings['state'] == 'absent':
-        plan.update(routes=[], neighbors=[], fdb=[], ipip=None, vxlan=None, sysctl={}, device_sysctl={},
+        plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={},
                     firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
-                    absent_devices=dict(ipip=[settings['ipip_dev']], vxlan=[settings['vxlan_dev']]))
+                    absent_devices=devices_not_wanted(encap, settings, everything=True))
+        plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
     return plan
 
 
@@ -318,10 +312,9 @@ def _refuse_clashes(host, me, settings, encap, pods, links):
     if not links:
         return
     wanted = []
-    if encap == 'vxlan':
-        wanted.append(('podnet_vxlan_dev', settings['vxlan_dev'], 'vxlan'))
-    elif encap == 'ipip':
-        wanted.append(('podnet_ipip_dev', settings['ipip_dev'], 'ipip'))
+    if ENCAPS[encap].device_setting:
+        setting = ENCAPS[encap].device_setting
+        wanted.append(('podnet_' + setting, settings[setting], encap))
     wanted += [('podnet_pods[%d].host_dev' % i, pod['host_dev'], 'veth') for i, pod in enumerate(pods)]
     for var, name, kind in wanted:
         have = links.get(name)
@@ -371,8 +364,8 @@ def _firewall(me, peers, settings, encap):
     if settings['forward_accept']:
         chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', rules=[
             '-s %s -j ACCEPT' % me['pod_cidr'], '-d %s -j ACCEPT' % me['pod_cidr']]))
-    if settings['encap_filter'] and encap != 'none':
-        match = '-p 4' if encap == 'ipip' else '-p udp -m udp --dport %d' % settings['vxlan_port']
+    if settings['encap_filter'] and ENCAPS[encap].firewall_match:
+        match = ENCAPS[encap].firewall_match(settings)
         rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in peer_prefixes(me, peers)]
         chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match]))
     return dict(chains=chains, purge=True, iptables=settings['iptables'])
