@@ -46,7 +46,9 @@ from ansible_collections.openkube.podnet.plugins.module_utils._lab import alive,
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     NETNS_RUN_DIR,
     PodnetError,
+    create_netns,
     in_netns,
+    netns_exists,
     open_iproute,
 )
 
@@ -168,9 +170,8 @@ class Machines(object):
 
     # ---- the network: switch, bastion, one namespace per machine
     def _netns_add(self, name):
-        from pyroute2 import netns as pyroute2_netns
-        if not os.path.exists(os.path.join(NETNS_RUN_DIR, name)):
-            pyroute2_netns.create(name)
+        if not netns_exists(name):
+            create_netns(name)
             self.actions.append('create network namespace %s' % name)
 
     def _netns_del(self, name):

@@ -199,7 +199,41 @@ class PodnetError(Exception):
 
 
 def netns_exists(name):
-    return os.path.exists(os.path.join(NETNS_RUN_DIR, name))
+    """Is /run/netns/NAME a namespace? (a file there that is no mount is what an interrupted creation left)"""
+    path = os.path.join(NETNS_RUN_DIR, name)
+    return os.path.exists(path) and os.path.ismount(path)
+
+
+#: seconds pyroute2 (0.9) waits for the helper it forks to create a namespace. Its own default, 2 s, was
+#: overrun inside a loaded second kernel ("no response from the child pid ...").
+NETNS_CREATE_TIMEOUT = 60
+
+
+def create_netns(name):
+    """Create the named namespace with pyroute2, on every supported version, with room for a slow machine.
+    A mount point left by an interrupted creation (a plain file) is removed before and after a failure."""
+    from pyroute2 import config, netns
+    path = os.path.join(NETNS_RUN_DIR, name)
+    _remove_stale(path)
+    before = getattr(config, 'default_communicate_timeout', None)
+    if before is not None:
+        config.default_communicate_timeout = max(before, NETNS_CREATE_TIMEOUT)
+    try:
+        netns.create(name)
+    except BaseException:
+        _remove_stale(path)
+        raise
+    finally:
+        if before is not None:
+            config.default_communicate_timeout = before
+
+
+def _remove_stale(path):
+    if os.path.exists(path) and not os.path.ismount(path):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def describe_netlink_error(exc, action):

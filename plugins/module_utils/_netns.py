@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Named network namespaces: one entry, present when /run/netns/NAME exists.
 
-The name is checked as one exact path (``os.path.exists``), never by scanning
+The name is checked as one exact path (a mount at ``/run/netns/NAME``), never by scanning
 a listing for a substring, so ``pnt-abc`` is not taken for present when only
 ``pnt-abcd`` exists. Namespaces are created and removed with pyroute2
-(``pyroute2.netns.create``/``remove``), never by running ``ip``.
+(``pyroute2.netns.create``/``remove``, through ``_netlink.create_netns``), never by running ``ip``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import NETNS_RUN_DIR, PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
+    NETNS_RUN_DIR, PodnetError, create_netns, netns_exists)
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
 
 try:
@@ -44,17 +45,17 @@ class Namespace(Resource):
 
     def read(self):
         # Exactly the wanted paths: a namespace is present when its own file exists.
-        return [dict(name=entry['name']) for entry in self.wanted if os.path.exists(netns_path(entry['name']))]
+        return [dict(name=entry['name']) for entry in self.wanted if netns_exists(entry['name'])]
 
     def key(self, entry):
         return entry['name']
 
     def add(self, entry):
         try:
-            pyroute2_netns.create(entry['name'])
-        except OSError as exc:
+            create_netns(entry['name'])
+        except (OSError, TimeoutError, RuntimeError) as exc:
             raise PodnetError('create network namespace %r failed: %s' % (entry['name'], exc))
-        if not os.path.exists(netns_path(entry['name'])):
+        if not netns_exists(entry['name']):
             raise PodnetError('create network namespace %r failed: %s was not made'
                               % (entry['name'], netns_path(entry['name'])))
 

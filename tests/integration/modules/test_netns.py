@@ -50,6 +50,19 @@ def test_four_runs_create(fresh):
     assert [link['ifname'] for link in ipj(name, 'link', 'show')] == ['lo']
 
 
+def test_a_mount_point_left_by_an_interrupted_creation_is_not_a_namespace(fresh):
+    """A plain file at /run/netns/NAME (what a creation killed half-way leaves) is not taken for the
+    namespace: the module makes the namespace there, and iproute2 can use it."""
+    name = fresh()
+    with open('/run/netns/' + name, 'w'):
+        pass
+    result = run_module('netns', dict(name=name))
+    assert result['changed'] is True and result['actions'] == ['add network namespace %s' % name]
+    assert os.path.ismount('/run/netns/' + name)
+    assert [link['ifname'] for link in ipj(name, 'link', 'show')] == ['lo']
+    assert run_module('netns', dict(name=name))['changed'] is False
+
+
 def test_check_mode_creates_nothing(fresh):
     name = fresh()
     before = namespaces()
