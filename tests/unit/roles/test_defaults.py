@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+"""Every default is said once: each role's defaults/main.yml, its meta/argument_specs.yml and the plan's
+DEFAULTS (what a caller of the filter host_plan gets without the role) agree, value for value."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.openkube.podnet.plugins.module_utils import _plan
+
+ROLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles')
+
+
+def read(role, *path):
+    with open(os.path.join(ROLES, role, *path)) as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def roles_with_specs():
+    return sorted(role for role in os.listdir(ROLES) if os.path.exists(os.path.join(ROLES, role, 'meta', 'argument_specs.yml')))
+
+
+@pytest.mark.parametrize('role', roles_with_specs())
+def test_defaults_file_and_argument_spec_agree(role):
+    defaults = read(role, 'defaults', 'main.yml')
+    options = read(role, 'meta', 'argument_specs.yml')['argument_specs']['main'].get('options', {})
+    public = dict((name, value) for name, value in defaults.items() if not name.startswith('_'))
+    assert sorted(set(public) - set(options)) == [], 'defaults without an argument spec entry'
+    for name, value in public.items():
+        assert options[name].get('default') == value, (role, name, options[name].get('default'), value)
+    for name, option in options.items():
+        if 'default' in option and option['default'] is not None:
+            assert name in defaults, (role, name, 'has a default in the spec only')
+
+
+def test_plan_defaults_are_the_role_defaults():
+    """_plan.DEFAULTS fills what a caller of the filter leaves out; the role passes every setting."""
+    defaults = read('podnet', 'defaults', 'main.yml')
+    settings = read('podnet', 'vars', 'main.yml')['_podnet_settings']
+    assert sorted(settings) == sorted(_plan.DEFAULTS)
+    for key, value in _plan.DEFAULTS.items():
+        role_value = defaults['podnet_' + key]
+        if key == 'mtu':  # the role's 0 and the plan's None both mean: from the underlay
+            assert (value, role_value) == (None, 0)
+        else:
+            assert role_value == value, (key, role_value, value)
