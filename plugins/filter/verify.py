@@ -1,11 +1,44 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) openkube.podnet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""verify_matrix: the reachability and encapsulation matrix of the verify role."""
+"""The verify role's filters: deployed_plan (what the host's record says is deployed) and verify_matrix
+(the reachability and encapsulation matrix)."""
 
 from __future__ import annotations
 
+import base64
+
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import ENCAPS, MODE_ENCAP
+from ansible_collections.openkube.podnet.plugins.module_utils._record import parse_record
+
+
+def deployed_plan(slurped, host, path, mode=''):
+    """The plan the host's record holds, from an ansible.builtin.slurp result of ``path``.
+
+    Returns {plan, problem}: ``problem`` (None when the record is usable) names the host and says what
+    to do; ``mode`` (-e mode=..., may be empty) must be the deployed mode, since verify checks what is
+    deployed and a different mode would only be a different expectation.
+    """
+    slurped = slurped or {}
+    if slurped.get('failed') or 'content' not in slurped:
+        why = slurped.get('msg') or 'it was not read'
+        if 'not found' in why or 'No such file' in why:
+            why = 'there is no %s' % path
+        return dict(plan=None, problem='%s: nothing is deployed (%s): run site.yml first, or check podnet_state_dir'
+                    % (host, why))
+    try:
+        text = base64.b64decode(slurped['content']).decode('utf-8')
+    except (ValueError, UnicodeDecodeError) as exc:
+        return dict(plan=None, problem='%s: %s cannot be read (%s)' % (host, path, exc))
+    document, problem = parse_record(text, path)
+    if problem:
+        return dict(plan=None, problem='%s: %s: run site.yml again to replace it' % (host, problem))
+    plan = document['plan']
+    if mode and mode != plan.get('mode'):
+        return dict(plan=plan, problem='%s: mode %r was asked for (-e mode=%s), but what is deployed is mode %r (%s): '
+                    'verify checks what is deployed; run site.yml -e mode=%s first, or verify without -e mode'
+                    % (host, mode, mode, plan.get('mode'), path, mode))
+    return dict(plan=plan, problem=None)
 
 
 def expected_encap(plan, dst):
@@ -74,4 +107,4 @@ def verify_matrix(hosts, hostvars):
 
 class FilterModule(object):
     def filters(self):
-        return {'verify_matrix': verify_matrix}
+        return {'verify_matrix': verify_matrix, 'deployed_plan': deployed_plan}

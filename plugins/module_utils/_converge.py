@@ -15,13 +15,13 @@ Every step is validated before the first write.
 from __future__ import annotations
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _fdb, _firewall, _neighbor, _netns, _route, _sysctl, _tunnel, _veth, _vxlan,
+    _address, _fdb, _firewall, _neighbor, _netns, _record, _route, _sysctl, _tunnel, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
 
-PARTS = ('pods', 'mode', 'cleanup')
+PARTS = ('pods', 'mode', 'cleanup', 'record')
 
 RESOURCES = {
     'netns': (_netns, _netns.Namespace),
@@ -34,6 +34,7 @@ RESOURCES = {
     'neighbor': (_neighbor, _neighbor.NeighborTable),
     'fdb': (_fdb, _fdb.FdbTable),
     'firewall': (_firewall, _firewall.Firewall),
+    'record': (_record, _record.Record),
 }
 
 
@@ -101,6 +102,10 @@ def steps(plan, parts=PARTS):
         removed = [name for encap in DEVICE_ENCAPS for name in plan['absent_devices'][encap]] if 'cleanup' in parts else []
         todo.append(('sysctl', dict(settings=dict(plan['sysctl'], **plan.get('device_sysctl') or {}), purge=True,
                                     removed_devices=removed)))
+    if 'record' in parts and plan.get('record'):
+        # Last, once everything else is in place: the record of what is deployed (_record.py)
+        todo.append(('record', dict(path=plan['record'], plan=plan) if present
+                     else dict(path=plan['record'], state='absent')))
     return todo
 
 

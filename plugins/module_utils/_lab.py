@@ -97,6 +97,11 @@ if [ "$(src /sys)" != podnet-sysfs ]; then
   say "mount /sys of this network namespace"
   if [ "$check" != 1 ]; then umount -R -l /sys; mount -t sysfs podnet-sysfs /sys || exit 1; fi
 fi
+if [ "$(src /var/lib/podnet)" != podnet-state ]; then
+  # the hosts share the machine's file system: each keeps its record of what is deployed on its own
+  say "mount a private /var/lib/podnet"
+  if [ "$check" != 1 ]; then mkdir -p /var/lib/podnet && mount -t tmpfs -o mode=700,size=16m podnet-state /var/lib/podnet || exit 1; fi
+fi
 exit 0
 '''
 

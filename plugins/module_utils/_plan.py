@@ -20,6 +20,8 @@ roles hand to the modules, one call per table:
     firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only)
     absent_devices  devices of the other encapsulations, to remove
     apply_role  the role that applies the mode on the roles path (host_gw, ipip, vxlan)
+    record      where the converge stores this plan on the host once applied (_record.py):
+                podnet_state_dir/applied.json, read by the verify role
 
 What each encapsulation brings (overhead, device, per-peer entries, firewall match, how verify
 names it) is one entry of the table in _encap.py.
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import posixpath
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import (
@@ -48,6 +51,7 @@ FORWARD_CHAIN = 'PODNET-FORWARD'
 INPUT_CHAIN = 'PODNET-INPUT'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
 GATEWAY_OFFSET = 1  # the host side of every pod's veth holds .1/32: the pod's gateway
+RECORD_FILE = 'applied.json'  # in podnet_state_dir: the last applied plan (_record.py)
 
 DEFAULTS = dict(
     mode='vxlan',
@@ -62,6 +66,7 @@ DEFAULTS = dict(
     encap_filter=True,
     forward_accept=True,
     iptables='iptables',
+    state_dir='/var/lib/podnet',
 )
 
 
@@ -123,6 +128,7 @@ def normalise_settings(host, raw):
         if not isinstance(value, bool):
             _host_fail(host, 'podnet_' + key, s[key], 'must be a boolean (true or false)')
         s[key] = value
+    s['state_dir'] = _check(host, 'podnet_state_dir', v.state_dir, s['state_dir'])
     if not isinstance(s['pods'], list) or not s['pods']:
         _host_fail(host, 'podnet_pods', s['pods'], 'must be a non-empty list of pods ({name: ns1})')
     return s
@@ -263,7 +269,7 @@ def host_plan(members, host, raw_settings, facts):
         host=host, mode=mode, encap=encap, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
         vxlan_vni=settings['vxlan_vni'], vxlan_port=settings['vxlan_port'],
         underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
-        mtu=mtu, pods=pods,
+        mtu=mtu, pods=pods, record=posixpath.join(settings['state_dir'], RECORD_FILE),
         sysctl={'net.ipv4.ip_forward': '1'}, device_sysctl={},
         neighbors=[], fdb=[], routes=routes, apply_role=table.role,
         peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'], encap=peer_encap[p['name']],

@@ -155,3 +155,10 @@ def optional(validator, name, value, *args):
     if value is None:
         return None
     return validator(name, value, *args)
+
+
+def state_dir(name, value):
+    """An absolute path without '..' (a folder or file the collection writes as root)."""
+    if not isinstance(value, str) or not value.startswith('/') or '..' in value.split('/') or '\n' in value:
+        raise ValidationError('%s: %r must be an absolute path without ..' % (name, value))
+    return value.rstrip('/') or '/'

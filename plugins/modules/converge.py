@@ -28,11 +28,13 @@ options:
     description:
       - Which parts of the plan to apply. V(pods) are the namespaces, veth pairs, addresses, pod routes and
         forwarding; V(mode) the device, neighbour and FDB entries and the owned route table (with purge);
-        V(cleanup) removes the other modes' devices, and everything when the plan's state is absent.
+        V(cleanup) removes the other modes' devices, and everything when the plan's state is absent;
+        V(record) writes the plan, last, to the host's record of what is deployed (the plan's C(record) path,
+        C(podnet_state_dir/applied.json), root's only, replaced atomically), or removes it when the state is absent.
     type: list
     elements: str
-    choices: [pods, mode, cleanup]
-    default: [pods, mode, cleanup]
+    choices: [pods, mode, cleanup, record]
+    default: [pods, mode, cleanup, record]
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:

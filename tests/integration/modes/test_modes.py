@@ -105,6 +105,36 @@ def test_mode_on_the_lab(lab, mode, apply, capsys):
     assert w2.run('cat /proc/sys/net/ipv4/ip_forward', check=True).stdout.strip() == '1'
 
 
+def test_verify_reads_what_is_deployed(lab):
+    """verify.yml checks each host against its record of what is deployed (/var/lib/podnet/applied.json,
+    root's only, written last by the converge), not against the inventory: after host-gw it passes
+    without -e mode, refuses -e mode=vxlan before any ping naming host and modes, and after
+    podnet_state=absent (which removes the record) says that nothing is deployed."""
+    lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
+    w2 = lab['worker2']
+    record = json.loads(w2.run('cat /var/lib/podnet/applied.json', check=True).stdout)
+    assert (record['format'], record['plan']['mode'], record['plan']['host']) == (1, 'host-gw', 'worker2')
+    assert 'changed' not in record['plan'] and 'failed' not in record['plan']
+    assert w2.run('stat -c %a /var/lib/podnet /var/lib/podnet/applied.json', check=True).stdout.split() == ['700', '600']
+    # each lab host keeps its own: worker3's record is its plan, not worker2's
+    assert json.loads(lab['worker3'].run('cat /var/lib/podnet/applied.json', check=True).stdout)['plan']['host'] == 'worker3'
+
+    lines = matrix_lines(lab.playbook('playbooks/verify.yml'))  # no -e mode: the inventory says vxlan
+    assert lines[0].startswith('mode host-gw') and sum(line.count('ok plain IP') for line in lines) == 2, lines
+
+    other = lab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan', check=False)
+    assert other.returncode != 0
+    assert "worker2: mode 'vxlan' was asked for (-e mode=vxlan), but what is deployed is mode 'host-gw'" in other.stdout
+    assert 'Ping every peer' not in other.stdout, other.stdout[-3000:]
+
+    lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', '-e', 'podnet_state=absent')
+    assert w2.run('ls -A /var/lib/podnet', check=True).stdout.strip() == ''
+    gone = lab.playbook('playbooks/verify.yml', check=False)
+    assert gone.returncode != 0
+    assert ('worker3: nothing is deployed (there is no /var/lib/podnet/applied.json): run site.yml first, '
+            'or check podnet_state_dir') in gone.stdout, gone.stdout[-3000:]
+
+
 def test_verify_reports_a_miss_and_the_host_stays_reachable(lab):
     """A pod that gets no answer is a miss in the matrix and a failed verify, not an unreachable host;
     --check --diff shows the repair. pod_ping's result once carried a key `unreachable`:

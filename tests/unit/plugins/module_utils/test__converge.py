@@ -23,7 +23,9 @@ def modules(steps):
 def test_vxlan_order_is_device_neighbour_fdb_route():
     steps = _converge.steps(plan_for('vxlan'))
     assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route',
-                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'tunnel', 'sysctl']
+                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'tunnel', 'sysctl', 'record']
+    # last, once everything is in place: the record of what is deployed
+    assert steps.pop() == ('record', {'path': '/var/lib/podnet/applied.json', 'plan': plan_for('vxlan')})
     assert steps[-2] == ('tunnel', {'name': 'podnet.ipip', 'state': 'absent'})
     assert steps[-4][1]['purge'] is True and len(steps[-4][1]['routes']) == 2
     # forwarding, and rp_filter of the tunnel device once it exists, last: with purge, so the values
@@ -36,7 +38,7 @@ def test_vxlan_order_is_device_neighbour_fdb_route():
 
 
 def test_host_gw_restores_what_a_tunnel_mode_changed():
-    steps = _converge.steps(plan_for('host-gw'))
+    steps = _converge.steps(plan_for('host-gw'), parts=['pods', 'mode', 'cleanup'])
     assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1'}, 'purge': True,
                                     'removed_devices': ['podnet.ipip', 'podnet.vxlan']})
 
@@ -49,7 +51,8 @@ def test_host_gw_removes_both_tunnels():
 
 def test_absent_removes_owned_routes_pods_and_devices():
     steps = _converge.steps(plan_for('ipip', state='absent'))
-    assert modules(steps) == ['tunnel', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl']
+    assert modules(steps) == ['tunnel', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl', 'record']
+    assert steps[7][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
     assert steps[2][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
     assert steps[3][1] == {'routes': [], 'purge': True}
     # everything the collection changed goes back; the tunnels' settings go with the tunnels
@@ -72,3 +75,9 @@ def test_with_defaults_fills_suboptions_and_rejects_unknown():
         assert 'rutes' in str(exc)
     else:
         raise AssertionError('unknown option accepted')
+
+
+def test_record_alone_and_in_the_state_dir():
+    plan = _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'state_dir': '/srv/podnet/'}, FACTS)
+    assert _converge.steps(plan, parts=['record']) == [('record', {'path': '/srv/podnet/applied.json', 'plan': plan})]
+    assert 'record' not in modules(_converge.steps(plan, parts=['pods', 'mode', 'cleanup']))

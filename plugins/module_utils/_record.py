@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) openkube.podnet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host's record of what is deployed: the last applied plan, kept on the host.
+
+One file, ``<podnet_state_dir>/applied.json`` (the plan's key ``record``, see _plan.py) (``/var/lib/podnet/applied.json`` by default), written
+by the converge as its last step, after everything else of the plan is in place:
+
+    {"format": 1, "plan": {... the plan as the filter host_plan made it ...}}
+
+It is what the verify role checks against (what is deployed, not what the inventory says today), and
+what a repair on the host would apply again. The file is root's only (directory 0700, file 0600),
+replaced atomically (written beside, fsynced, renamed), and removed with ``podnet_state=absent``. A
+record that cannot be read as one of ours (corrupt, another format) is replaced by a run: the run is the
+source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
+from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
+
+FORMAT = 1
+#: keys a task result adds to a plan that travelled through a registered variable or set_fact
+RESULT_KEYS = ('changed', 'failed', 'skipped', 'msg', 'invocation', 'warnings', 'deprecations', '_ansible_no_log')
+
+ARGSPEC = dict(
+    dict((k, spec) for k, spec in COMMON_ARGSPEC.items() if k != 'netns'),
+    path=dict(type='path', required=True),
+    plan=dict(type='dict'),
+)
+
+
+def content_of(plan):
+    """The document stored for ``plan``: the plan without what a task result added to it."""
+    return dict(format=FORMAT, plan=dict((k, val) for k, val in plan.items() if k not in RESULT_KEYS))
+
+
+def wanted_from_params(params):
+    path = params['path']
+    v.state_dir('path', path)
+    if params.get('state', 'present') == 'present' and not params.get('plan'):
+        raise ValidationError('plan: a record needs the plan to store (state present)')
+    return [dict(path=path, content=content_of(params['plan']) if params.get('plan') else None)]
+
+
+def read_record(path):
+    """(document, problem): the stored document, or None and why it cannot be used."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None, 'there is no %s' % path
+    except OSError as exc:
+        return None, 'cannot read %s: %s' % (path, exc.strerror or exc)
+    return parse_record(text, path)
+
+
+def parse_record(text, path):
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        return None, '%s is not JSON (%s)' % (path, exc)
+    if not isinstance(document, dict) or not isinstance(document.get('plan'), dict):
+        return None, '%s is not a record of openkube.podnet (no plan in it)' % path
+    if document.get('format') != FORMAT:
+        return None, '%s has record format %r; this collection reads format %d' % (path, document.get('format'), FORMAT)
+    return document, None
+
+
+class Record(Resource):
+    """The record file: present with the wanted content, or absent."""
+
+    result_key = 'records'
+    compared = ('content',)
+
+    def read(self):
+        entries = []
+        for entry in self.wanted:
+            if not os.path.lexists(entry['path']):
+                continue
+            document, problem = read_record(entry['path'])
+            # a record we cannot use is still there: it compares unequal and is replaced (or removed)
+            entries.append(dict(path=entry['path'], content=document if document else dict(unreadable=problem)))
+        return entries
+
+    def key(self, entry):
+        return entry['path']
+
+    def differences(self, current, wanted):
+        if wanted.get('content') is None:
+            return {}
+        if current.get('content') != wanted['content']:
+            return dict(content=(_summary(current.get('content')), _summary(wanted['content'])))
+        return {}
+
+    def add(self, entry):
+        path = entry['path']
+        folder = os.path.dirname(path)
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            handle, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=folder)
+            try:
+                with os.fdopen(handle, 'w') as out:  # mkstemp makes the file 0600
+                    json.dump(entry['content'], out, indent=1, sort_keys=True)
+                    out.write('\n')
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.rename(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            raise PodnetError('cannot write the record %s: %s' % (path, exc.strerror or exc))
+
+    def update(self, current, wanted, fields):
+        self.add(wanted)
+
+    def delete(self, entry):
+        try:
+            os.unlink(entry['path'])
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise PodnetError('cannot remove the record %s: %s' % (entry['path'], exc.strerror or exc))
+
+    def describe(self, entry):
+        return 'record %s (%s)' % (entry['path'], _summary(entry.get('content')))
+
+    def merged(self, current, wanted):
+        return dict(wanted)
+
+
+def _summary(content):
+    """A record in a few words: what the actions print (the diff shows the whole plan)."""
+    if not content:
+        return 'nothing'
+    if 'unreadable' in content:
+        return 'unreadable: %s' % content['unreadable']
+    plan = content['plan']
+    return 'mode %s, %d peer%s, %d pod%s' % (plan.get('mode'), len(plan.get('peers') or []),
+                                             '' if len(plan.get('peers') or []) == 1 else 's',
+                                             len(plan.get('pods') or []), '' if len(plan.get('pods') or []) == 1 else 's')
