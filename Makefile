@@ -62,7 +62,7 @@ ansible-versions:
 	@$(STAGE) ansible-versions pytest -ra $(PYTEST_ARGS) tests/integration/versions
 
 molecule:
-	@$(STAGE) molecule pytest -ra $(PYTEST_ARGS) tests/integration/molecule
+	@PODNET_MOLECULE_ALL=1 $(STAGE) molecule pytest -ra $(PYTEST_ARGS) tests/integration/molecule
 
 downstream:
 	@$(STAGE) downstream pytest -ra $(PYTEST_ARGS) tests/integration/downstream

@@ -137,7 +137,7 @@ def test_venv_python_imports_pyroute2():
 def test_timeout_kills_hanging_guest():
     start = time.monotonic()
     with pytest.raises(UmlTimeout) as info:
-        run_in_uml('echo before-hang; sync; sleep 600', timeout=30)
+        run_in_uml('echo before-hang; sync; sleep 600', timeout=20)
     elapsed = time.monotonic() - start
     assert elapsed < 30 * KERNELS[second_kernel()[0]].slowdown + 15
     assert 'before-hang' in info.value.output  # the shared file system writes through: partial output survives

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Issue 6, point 8: bad input, on this machine's kernel, against ONE lab.
+"""Issue 6, point 8: bad input, on this machine's kernel, against ONE lab (the cases of END_TO_END;
+the plan's refusals, one row each, are unit tests: tests/unit/plugins/module_utils/test__plan_bad_input.py).
 
 The lab is converged in host-gw mode (with the hand-made objects); every case then runs
 ``site.yml`` (mode vxlan unless the case says otherwise: a run that got through would change a
@@ -129,6 +130,17 @@ CASES = [
          setup=dict(worker3='ip link add clash2 type vxlan dstport 4790 external && ip link set clash2 up'),
          undo=dict(worker3='ip link del clash2')),
 ]
+
+
+#: The cases that run end to end: what needs Ansible (argument spec types, the cluster check) or the host
+#: (facts read there, devices in the way), and a few plan refusals to prove that a refused run changes
+#: nothing on any host. Every plan refusal is a row of tests/unit/plugins/module_utils/test__plan_bad_input.py.
+END_TO_END = ('mode-unknown', 'pods-wrong-type-string', 'install-pyroute2-not-a-bool', 'node-ip-wrong-type-list',
+              'vni-not-a-number', 'node-ip-missing', 'pod-cidrs-overlap', 'mtu-too-large-for-vxlan', 'pod-ip-is-gateway',
+              'node-ip-not-on-host', 'underlay-mtu-too-small-for-vxlan', 'underlay-dev-wrong',
+              'vxlan-dev-name-taken-by-a-veth', 'vni-clashes-with-existing-device', 'port-clashes-with-existing-device')
+CASES = [c for c in CASES if c.id in END_TO_END]
+assert len(CASES) == len(END_TO_END)
 
 
 def write_inventory(path, overrides):

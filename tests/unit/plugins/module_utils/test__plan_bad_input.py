@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+"""Bad input, one case per row, refused by the plan with a message naming the host, the variable and the value.
+
+The same cases ran end to end once (tests/integration/lifecycle/test_bad_input.py, each a whole site.yml
+against a lab); that file keeps the cases that need Ansible or a host (argument spec types, facts read on the
+host, devices in the way) and a few plan cases that prove a refused run changes nothing on any host.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.openkube.podnet.plugins.module_utils import _plan
+
+NODES = {'worker2': {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'},
+         'worker3': {'podnet_node_ip': '10.57.4.21', 'podnet_pod_cidr': '192.168.11.0/24'}}
+FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'onlink': {'10.57.4.21': True, '10.57.4.20': True}}
+DELETE = object()
+
+
+def case(cid, expect, settings=None, hostvars=None):
+    return pytest.param(settings or {}, hostvars or {}, expect, id=cid)
+
+
+CASES = [
+    case('mode-unknown', ('worker2', 'podnet_mode', 'bogus'), dict(mode='bogus')),
+    case('state-unknown', ('worker2', 'podnet_state', 'gone'), dict(state='gone')),
+    case('pod-cidr-invalid', ('worker3', 'podnet_pod_cidr', '192.168.300.0/24'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.300.0/24'))),
+    case('pod-cidr-host-bits', ('worker3', 'podnet_pod_cidr', '192.168.11.5/24'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.5/24'))),
+    case('pod-cidr-no-prefix', ('worker3', 'podnet_pod_cidr', '192.168.11.0'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.0'))),
+    case('pod-cidr-too-small', ('worker3', 'podnet_pod_cidr', '192.168.11.0/29'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.0/29'))),
+    case('pod-cidr-ipv6', ('worker3', 'podnet_pod_cidr', 'fd00:11::/64'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='fd00:11::/64'))),
+    case('pod-cidrs-overlap', ('worker3', 'podnet_pod_cidr', '192.168.10.128/25'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.10.128/25'))),
+    case('node-ip-in-own-pod-range', ('worker3', 'podnet_pod_cidr', '10.57.4.0/24'),
+         hostvars=dict(worker3=dict(podnet_pod_cidr='10.57.4.0/24'))),
+    case('node-ip-in-peer-pod-range', ('worker2', 'podnet_pod_cidr', '192.168.10.50'),
+         hostvars=dict(worker3=dict(podnet_node_ip='192.168.10.50'))),
+    case('node-ip-duplicate', ('worker3', 'podnet_node_ip', '10.57.4.20'),
+         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.20'))),
+    case('node-ip-invalid', ('worker3', 'podnet_node_ip', '10.57.4.300'),
+         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.300'))),
+    case('node-ip-ipv6', ('worker3', 'podnet_node_ip', 'fd00::21'), hostvars=dict(worker3=dict(podnet_node_ip='fd00::21'))),
+    case('node-ip-wrong-type-list', ('worker3', 'podnet_node_ip', '10.57.4.21'),
+         hostvars=dict(worker3=dict(podnet_node_ip=['10.57.4.21']))),
+    case('node-ip-missing', ('worker3', 'podnet_node_ip', ''), hostvars=dict(worker3=dict(podnet_node_ip=DELETE))),
+    case('pod-cidr-missing', ('worker3', 'podnet_pod_cidr', ''), hostvars=dict(worker3=dict(podnet_pod_cidr=DELETE))),
+    case('mac-invalid', ('worker3', 'podnet_vxlan_mac', 'zz:zz:zz:zz:zz:zz'),
+         hostvars=dict(worker3=dict(podnet_vxlan_mac='zz:zz:zz:zz:zz:zz'))),
+    case('mac-multicast', ('worker3', 'podnet_vxlan_mac', '01:00:5e:00:00:01'),
+         hostvars=dict(worker3=dict(podnet_vxlan_mac='01:00:5e:00:00:01'))),
+    case('mac-duplicate', ('worker3', 'podnet_vxlan_mac', '0e:00:00:00:00:01'),
+         hostvars=dict(worker2=dict(podnet_vxlan_mac='0e:00:00:00:00:01'), worker3=dict(podnet_vxlan_mac='0e:00:00:00:00:01'))),
+    case('vxlan-dev-over-15-bytes', ('worker2', 'podnet_vxlan_dev', 'podnet.vxlan.long'), dict(vxlan_dev='podnet.vxlan.long')),
+    case('ipip-dev-over-15-bytes', ('worker2', 'podnet_ipip_dev', 'podnet.ipip.toolong'), dict(ipip_dev='podnet.ipip.toolong')),
+    case('vxlan-dev-equals-ipip-dev', ('worker2', 'podnet_vxlan_dev', 'podnet.tun'),
+         dict(vxlan_dev='podnet.tun', ipip_dev='podnet.tun')),
+    case('pod-host-dev-over-15-bytes', ('worker2', 'podnet_pods[0].host_dev', 'veth-0123456789ab'),
+         dict(pods=[dict(name='ns1', host_dev='veth-0123456789ab')])),
+    case('pod-name-with-slash', ('worker2', 'podnet_pods[0].name', 'a/b'), dict(pods=[dict(name='a/b')])),
+    case('pods-empty', ('worker2', 'podnet_pods', '[]'), dict(pods=[])),
+    case('pods-wrong-type-string', ('worker2', 'podnet_pods', 'ns1'), dict(pods='ns1')),
+    case('pods-duplicate-name', ('worker2', 'podnet_pods[1].name', 'ns1'), dict(pods=[dict(name='ns1'), dict(name='ns1')])),
+    case('pod-ip-outside-range', ('worker2', 'podnet_pods[0].ip', '10.0.0.5'), dict(pods=[dict(name='ns1', ip='10.0.0.5')])),
+    case('pod-ip-is-gateway', ('worker2', 'podnet_pods[0].ip', '192.168.10.1'), dict(pods=[dict(name='ns1', ip='192.168.10.1')])),
+    case('vni-zero', ('worker2', 'podnet_vxlan_vni', '0'), dict(vxlan_vni='0')),
+    case('vni-too-large', ('worker2', 'podnet_vxlan_vni', '16777216'), dict(vxlan_vni='16777216')),
+    case('vni-not-a-number', ('worker2', 'podnet_vxlan_vni', 'abc'), dict(vxlan_vni='abc')),
+    case('port-zero', ('worker2', 'podnet_vxlan_port', '0'), dict(vxlan_port='0')),
+    case('port-too-large', ('worker2', 'podnet_vxlan_port', '70000'), dict(vxlan_port='70000')),
+    case('mtu-not-a-number', ('worker2', 'podnet_mtu', 'abc'), dict(mtu='abc')),
+    case('mtu-too-small', ('worker2', 'podnet_mtu', '500'), dict(mtu='500')),
+    case('mtu-too-large-for-vxlan', ('worker2', 'podnet_mtu', '1480'), dict(mtu='1480')),
+    case('state-dir-relative', ('worker2', 'podnet_state_dir', 'var/lib/podnet'), dict(state_dir='var/lib/podnet')),
+    case('state-dir-dotdot', ('worker2', 'podnet_state_dir', '/var/../tmp'), dict(state_dir='/var/../tmp')),
+]
+
+
+def members(hostvars):
+    out = []
+    for host, base in NODES.items():
+        hv = dict(base)
+        for var, value in hostvars.get(host, {}).items():
+            if value is DELETE:
+                hv.pop(var)
+            else:
+                hv[var] = value
+        out.append((host, hv))
+    return out
+
+
+@pytest.mark.parametrize('settings,hostvars,expect', CASES)
+def test_bad_input_is_refused_naming_host_variable_and_value(settings, hostvars, expect):
+    host, var, value = expect
+    planned = 'worker2' if host == 'worker2' else 'worker3'
+    with pytest.raises(_plan.PlanError) as err:
+        _plan.host_plan(members(hostvars), planned, dict(dict(mode='vxlan'), **settings), FACTS)
+    message = str(err.value)
+    assert message.startswith(host + ': ') and var in message and value in message, message
