@@ -19,13 +19,13 @@ from __future__ import annotations
 import errno
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
+    IFF_UP,
     NetlinkError,
     PodnetError,
     describe_netlink_error,
+    link_kind,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import Resource
-
-IFF_UP = 0x1
 
 
 class Device(Resource):
@@ -42,7 +42,7 @@ class Device(Resource):
         if msg is None:
             return []
         info = msg.get_attr('IFLA_LINKINFO')
-        kind = info.get_attr('IFLA_INFO_KIND') if info is not None else None
+        kind = link_kind(msg)
         entry = dict(
             name=name,
             kind=kind or 'unknown',

@@ -40,8 +40,10 @@ import time
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
+    IFF_UP,
     NetlinkError,
     PodnetError,
+    link_kind,
     open_iproute,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
@@ -50,7 +52,6 @@ LAB_ROOT = '/run/podnet'
 NS_KINDS = ('net', 'mnt', 'uts')
 SWITCH = '_switch'
 ROUTER = '_router'
-IFF_UP = 1
 AF_INET = 2
 
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
@@ -332,10 +333,9 @@ def alive(pid):
 def _links(ipr):
     out = {}
     for msg in ipr.get_links():
-        info = msg.get_attr('IFLA_LINKINFO')
         out[msg.get_attr('IFLA_IFNAME')] = dict(
             index=msg['index'],
-            kind=info.get_attr('IFLA_INFO_KIND') if info is not None else None,
+            kind=link_kind(msg),
             mtu=msg.get_attr('IFLA_MTU'),
             up=bool(msg['flags'] & IFF_UP),
             master=msg.get_attr('IFLA_MASTER'),

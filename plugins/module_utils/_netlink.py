@@ -194,6 +194,15 @@ def open_iproute(netns=None):
         return IPRoute()
 
 
+IFF_UP = 0x1  # a link's flags: administratively up
+
+
+def link_kind(msg):
+    """A link message's kind (vxlan, ipip, veth, ...), None for a device without one (a physical NIC)."""
+    info = msg.get_attr('IFLA_LINKINFO')
+    return info.get_attr('IFLA_INFO_KIND') if info is not None else None
+
+
 class PodnetError(Exception):
     """An error the module reports with fail_json (message already user-facing)."""
 

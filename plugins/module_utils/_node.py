@@ -13,7 +13,7 @@ import ipaddress
 import socket
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, link_kind
 
 ARGSPEC = dict(
     node_ip=dict(type='str', required=True),
@@ -69,7 +69,7 @@ def links(nl):
     for msg in nl.call('dump links', 'link', 'dump'):
         name = msg.get_attr('IFLA_IFNAME')
         info = msg.get_attr('IFLA_LINKINFO')
-        kind = info.get_attr('IFLA_INFO_KIND') if info is not None else None
+        kind = link_kind(msg)
         data = info.get_attr('IFLA_INFO_DATA') if info is not None else None
         entry = dict(kind=kind)
         if kind == 'vxlan' and data is not None:

@@ -20,14 +20,15 @@ import os
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
+    IFF_UP,
     NETNS_RUN_DIR,
     Netlink,
     PodnetError,
+    link_kind,
     netns_exists,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
 
-IFF_UP = 1
 
 ARGSPEC = dict(
     COMMON_ARGSPEC,
@@ -80,11 +81,6 @@ def _link_fields(msg):
     )
 
 
-def _kind(msg):
-    info = msg.get_attr('IFLA_LINKINFO')
-    return info.get_attr('IFLA_INFO_KIND') if info is not None else None
-
-
 def _open_ns(name):
     """Netlink in namespace ``name`` (None: the module's own namespace, not the target's ``netns``)."""
     return Netlink(name)
@@ -133,7 +129,7 @@ class VethPair(Resource):
         if link is None:
             return []
         entry = dict((f, None) for f in FIELDS)
-        entry.update(name=wanted['name'], kind=_kind(link), **_link_fields(link))
+        entry.update(name=wanted['name'], kind=link_kind(link), **_link_fields(link))
         if entry['kind'] != 'veth':
             return [entry]
         peer_index = link.get_attr('IFLA_LINK')
