@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Issue 6, point 8: bad input, on this machine's kernel, against ONE lab (the cases of END_TO_END;
+"""Issue 6, point 8: bad input, on this machine's kernel, against ONE lab (the cases of CASES;
 the plan's refusals, one row each, are unit tests: tests/unit/plugins/module_utils/test__plan_bad_input.py).
 
 The lab is converged in host-gw mode (with the hand-made objects); every case then runs
@@ -48,71 +48,27 @@ def pods(value):
     return ['-e', json.dumps(dict(podnet_pods=value))]
 
 
+#: What runs end to end: what needs Ansible (argument spec types, the cluster check) or the host (facts
+#: read there, devices in the way), and a few plan refusals that prove a refused run changes nothing on any
+#: host. Every refusal of the plan is a row of tests/unit/plugins/module_utils/test__plan_bad_input.py.
 CASES = [
     # unknown choices
     case('mode-unknown', ('worker2', 'podnet_mode', 'bogus'), ['-e', 'mode=bogus']),
-    case('state-unknown', ('worker2', 'podnet_state', 'gone'), ['-e', 'podnet_state=gone']),
     # pod ranges
-    case('pod-cidr-invalid', ('worker3', 'podnet_pod_cidr', '192.168.300.0/24'),
-         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.300.0/24'))),
-    case('pod-cidr-host-bits', ('worker3', 'podnet_pod_cidr', '192.168.11.5/24'),
-         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.5/24'))),
-    case('pod-cidr-no-prefix', ('worker3', 'podnet_pod_cidr', '192.168.11.0'),
-         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.0'))),
-    case('pod-cidr-too-small', ('worker3', 'podnet_pod_cidr', '192.168.11.0/29'),
-         hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.11.0/29'))),
-    case('pod-cidr-ipv6', ('worker3', 'podnet_pod_cidr', 'fd00:11::/64'),
-         hostvars=dict(worker3=dict(podnet_pod_cidr='fd00:11::/64'))),
     case('pod-cidrs-overlap', ('worker3', 'podnet_pod_cidr', '192.168.10.128/25'),
          hostvars=dict(worker3=dict(podnet_pod_cidr='192.168.10.128/25'))),
-    case('node-ip-in-own-pod-range', ('worker3', 'podnet_pod_cidr', '10.57.4.0/24'),
-         hostvars=dict(worker3=dict(podnet_pod_cidr='10.57.4.0/24'))),
-    case('node-ip-in-peer-pod-range', ('worker3', 'podnet_pod_cidr', '192.168.10.50'),
-         hostvars=dict(worker3=dict(podnet_node_ip='192.168.10.50'))),
     # node IPs
-    case('node-ip-duplicate', ('worker3', 'podnet_node_ip', '10.57.4.20'),
-         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.20'))),
-    case('node-ip-invalid', ('worker3', 'podnet_node_ip', '10.57.4.300'),
-         hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.300'))),
-    case('node-ip-ipv6', ('worker3', 'podnet_node_ip', 'fd00::21'),
-         hostvars=dict(worker3=dict(podnet_node_ip='fd00::21'))),
     case('node-ip-not-on-host', ('worker3', 'podnet_node_ip', '10.57.4.77'),
          hostvars=dict(worker3=dict(podnet_node_ip='10.57.4.77'))),
     case('node-ip-wrong-type-list', ('worker3', 'podnet_node_ip', '10.57.4.21'),
          hostvars=dict(worker3=dict(podnet_node_ip=['10.57.4.21']))),
     case('node-ip-missing', ('worker3', 'podnet_node_ip', None), hostvars=dict(worker3=dict(podnet_node_ip=DELETE))),
-    case('pod-cidr-missing', ('worker3', 'podnet_pod_cidr', None), hostvars=dict(worker3=dict(podnet_pod_cidr=DELETE))),
-    # VTEP MACs
-    case('mac-invalid', ('worker3', 'podnet_vxlan_mac', 'zz:zz:zz:zz:zz:zz'),
-         hostvars=dict(worker3=dict(podnet_vxlan_mac='zz:zz:zz:zz:zz:zz'))),
-    case('mac-multicast', ('worker3', 'podnet_vxlan_mac', '01:00:5e:00:00:01'),
-         hostvars=dict(worker3=dict(podnet_vxlan_mac='01:00:5e:00:00:01'))),
-    case('mac-duplicate', ('worker3', 'podnet_vxlan_mac', '0e:00:00:00:00:01'),
-         ['-e', 'podnet_vxlan_mac=0e:00:00:00:00:01']),
-    # names
-    case('vxlan-dev-over-15-bytes', ('worker2', 'podnet_vxlan_dev', 'podnet.vxlan.long'),
-         ['-e', 'podnet_vxlan_dev=podnet.vxlan.long']),
-    case('ipip-dev-over-15-bytes', ('worker2', 'podnet_ipip_dev', 'podnet.ipip.toolong'),
-         ['-e', 'podnet_ipip_dev=podnet.ipip.toolong']),
-    case('vxlan-dev-equals-ipip-dev', ('worker2', 'podnet_vxlan_dev', 'podnet.tun'),
-         ['-e', 'podnet_vxlan_dev=podnet.tun', '-e', 'podnet_ipip_dev=podnet.tun']),
-    case('pod-host-dev-over-15-bytes', ('worker2', 'podnet_pods[0].host_dev', 'veth-0123456789ab'),
-         pods([dict(name='ns1', host_dev='veth-0123456789ab')])),
-    case('pod-name-with-slash', ('worker2', 'podnet_pods[0].name', 'a/b'), pods([dict(name='a/b')])),
-    case('pods-empty', ('worker2', 'podnet_pods', '[]'), pods([])),
+    # pods
     case('pods-wrong-type-string', ('worker2', 'podnet_pods', 'ns1'), ['-e', 'podnet_pods=ns1']),
-    case('pods-duplicate-name', ('worker2', 'podnet_pods[1].name', 'ns1'), pods([dict(name='ns1'), dict(name='ns1')])),
-    case('pod-ip-outside-range', ('worker2', 'podnet_pods[0].ip', '10.0.0.5'), pods([dict(name='ns1', ip='10.0.0.5')])),
     case('pod-ip-is-gateway', ('worker2', 'podnet_pods[0].ip', '192.168.10.1'),
          pods([dict(name='ns1', ip='192.168.10.1')])),
     # numbers
-    case('vni-zero', ('worker2', 'podnet_vxlan_vni', '0'), ['-e', 'podnet_vxlan_vni=0']),
-    case('vni-too-large', ('worker2', 'podnet_vxlan_vni', '16777216'), ['-e', 'podnet_vxlan_vni=16777216']),
     case('vni-not-a-number', ('worker2', 'podnet_vxlan_vni', 'abc'), ['-e', 'podnet_vxlan_vni=abc']),
-    case('port-zero', ('worker2', 'podnet_vxlan_port', '0'), ['-e', 'podnet_vxlan_port=0']),
-    case('port-too-large', ('worker2', 'podnet_vxlan_port', '70000'), ['-e', 'podnet_vxlan_port=70000']),
-    case('mtu-not-a-number', ('worker2', 'podnet_mtu', 'abc'), ['-e', 'podnet_mtu=abc']),
-    case('mtu-too-small', ('worker2', 'podnet_mtu', '500'), ['-e', 'podnet_mtu=500']),
     case('mtu-too-large-for-vxlan', ('worker2', 'podnet_mtu', '1480'), ['-e', 'podnet_mtu=1480']),
     case('underlay-mtu-too-small-for-vxlan', ('worker3', 'MTU', '600'),
          setup=dict(worker3='ip link set eth0 mtu 600'), undo=dict(worker3='ip link set eth0 mtu 1500')),
@@ -131,16 +87,6 @@ CASES = [
          undo=dict(worker3='ip link del clash2')),
 ]
 
-
-#: The cases that run end to end: what needs Ansible (argument spec types, the cluster check) or the host
-#: (facts read there, devices in the way), and a few plan refusals to prove that a refused run changes
-#: nothing on any host. Every plan refusal is a row of tests/unit/plugins/module_utils/test__plan_bad_input.py.
-END_TO_END = ('mode-unknown', 'pods-wrong-type-string', 'install-pyroute2-not-a-bool', 'node-ip-wrong-type-list',
-              'vni-not-a-number', 'node-ip-missing', 'pod-cidrs-overlap', 'mtu-too-large-for-vxlan', 'pod-ip-is-gateway',
-              'node-ip-not-on-host', 'underlay-mtu-too-small-for-vxlan', 'underlay-dev-wrong',
-              'vxlan-dev-name-taken-by-a-veth', 'vni-clashes-with-existing-device', 'port-clashes-with-existing-device')
-CASES = [c for c in CASES if c.id in END_TO_END]
-assert len(CASES) == len(END_TO_END)
 
 
 def write_inventory(path, overrides):
