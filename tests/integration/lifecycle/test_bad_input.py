@@ -88,7 +88,6 @@ CASES = [
 ]
 
 
-
 def write_inventory(path, overrides):
     """A copy of inventories/lab whose host variables get ``overrides`` ({host: {var: value|DELETE}})."""
     src = os.path.join(REPO, 'inventories', 'lab')
