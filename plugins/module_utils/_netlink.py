@@ -209,7 +209,7 @@ class PodnetError(Exception):
 
 def netns_exists(name):
     """Is /run/netns/NAME a namespace? (a file there that is no mount is what an interrupted creation left)"""
-    path = os.path.join(NETNS_RUN_DIR, name)
+    path = _netns_path(name)
     return os.path.exists(path) and os.path.ismount(path)
 
 
@@ -222,7 +222,7 @@ def create_netns(name):
     """Create the named namespace with pyroute2, on every supported version, with room for a slow machine.
     A mount point left by an interrupted creation (a plain file) is removed before and after a failure."""
     from pyroute2 import config, netns
-    path = os.path.join(NETNS_RUN_DIR, name)
+    path = _netns_path(name)
     _remove_stale(path)
     before = getattr(config, 'default_communicate_timeout', None)
     if before is not None:
