@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) openkube.podnet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn the inventory into each host's plan (see plugins/module_utils/_plan.py)."""
+"""Filters that turn the inventory into each host's plan (see plugins/module_utils/_plan.py), and a
+plan into the module calls that apply it (plugins/module_utils/_converge.py)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _plan
+from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _plan
 
 NODE_VARS = ('podnet_node_ip', 'podnet_pod_cidr', 'podnet_vxlan_mac')
 
@@ -36,6 +37,19 @@ def cluster_check(hosts, hostvars):
     return [dict((k, val) for k, val in n.items() if not k.startswith('_')) for n in nodes]
 
 
+def steps(plan, parts=None, role=None):
+    """The plan's module calls in order ({module, args, role}), as the converge module makes them;
+    only those of ``role`` when it is given."""
+    if not isinstance(plan, dict) or 'state' not in plan:
+        raise AnsibleFilterError('steps: the input is not a host plan (openkube.podnet.host_plan): %r' % (plan,))
+    parts = list(parts) if parts else list(_converge.PARTS)
+    unknown = [p for p in parts if p not in _converge.PARTS]
+    if unknown:
+        raise AnsibleFilterError('steps: unknown parts %s: choose from %s' % (', '.join(unknown), ', '.join(_converge.PARTS)))
+    return [dict(module=step.module, args=step.args, role=step.role)
+            for step in _converge.steps(plan, parts) if role is None or step.role == role]
+
+
 class FilterModule(object):
     def filters(self):
-        return {'host_plan': host_plan, 'cluster_check': cluster_check}
+        return {'host_plan': host_plan, 'cluster_check': cluster_check, 'steps': steps}

@@ -3,16 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A host's whole plan converged in one execution, with the per-object resources.
 
-The roles pod/host_gw/ipip/vxlan apply a plan (see _plan.py) one module call
-per table; this applies the same steps, in the same order, inside one Python
-process: the same validation, the same comparison, the same check mode and
-diff, only without one remote execution per step. That is what keeps a
-converge over many hosts close to the cost of a single no-op task per host.
+``steps()`` is the one description of what a plan (see _plan.py) applies and in
+what order. ``run()`` applies those steps inside one Python process (the
+converge module); the roles pod/host_gw/ipip/vxlan and podnet's roles path make
+the same calls one task each, through the filter ``openkube.podnet.steps``:
+the same validation, the same comparison, the same check mode and diff, only
+with one remote execution per step. One process is what keeps a converge over
+many hosts close to the cost of a single no-op task per host.
 
 Every step is validated before the first write.
 """
 
 from __future__ import annotations
+
+from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
     _address, _fdb, _firewall, _neighbor, _netns, _record, _route, _sysctl, _tunnel, _veth, _vxlan,
@@ -52,60 +56,77 @@ def with_defaults(spec, given):
     return params
 
 
-def steps(plan, parts=PARTS):
-    """The plan as an ordered list of (module, arguments): what the roles do task by task."""
+class Step(NamedTuple):
+    """One module call of a plan: the module (or resource) name, its arguments, and the role of the
+    roles path that makes this call (pod, the mode's role, or podnet for cleanup and the record)."""
+    module: str
+    args: Dict[str, Any]
+    role: str
+
+
+def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
+    """The plan as an ordered list of module calls: the one description of what is applied and in
+    what order. The converge module runs it in one process (run() below); the roles path
+    (podnet_apply: roles) makes the same calls, one task each, through the filter
+    ``openkube.podnet.steps``, each role taking its own contiguous slice."""
     present = plan['state'] == 'present'
-    todo = []
+    mode_role = plan.get('apply_role') or 'podnet'
+    todo: List[Step] = []
+
+    def add(role, module, args):
+        todo.append(Step(module, args, role))
+
     if 'pods' in parts and present:
         for pod in plan['pods']:
-            todo += [
-                ('netns', dict(name=pod['name'])),
-                ('veth', dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu'])),
-                ('address', dict(dev=pod['host_dev'], addresses=[pod['gateway_address']], purge=True)),
-                ('address', dict(netns=pod['name'], dev=pod['dev'], addresses=[pod['address']], purge=True)),
-                ('route', dict(netns=pod['name'], purge=True, routes=[
-                    dict(dst='default', via=pod['gateway'], dev=pod['dev'], onlink=True)])),
-            ]
-        host_devs = set(p['host_dev'] for p in plan['pods'])
-        if 'mode' not in parts:  # otherwise the mode's route table (with purge) holds the pod routes too
-            todo.append(('route', dict(routes=[r for r in plan['routes'] if r.get('dev') in host_devs])))
+            add('pod', 'netns', dict(name=pod['name']))
+            add('pod', 'veth', dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu']))
+            add('pod', 'address', dict(dev=pod['host_dev'], addresses=[pod['gateway_address']], purge=True))
+            add('pod', 'address', dict(netns=pod['name'], dev=pod['dev'], addresses=[pod['address']], purge=True))
+            add('pod', 'route', dict(netns=pod['name'], purge=True, routes=[
+                dict(dst='default', via=pod['gateway'], dev=pod['dev'], onlink=True)]))
+        if 'mode' not in parts:
+            # the pods on their own: their host routes (otherwise the mode's route table, with purge,
+            # holds them too) and forwarding (without purge: the mode's settings are not touched)
+            host_devs = set(p['host_dev'] for p in plan['pods'])
+            add('pod', 'route', dict(routes=[r for r in plan['routes'] if r.get('dev') in host_devs]))
+            add('pod', 'sysctl', dict(settings=dict(plan['sysctl'])))
     if 'mode' in parts and present:
         for name in DEVICE_ENCAPS:  # the device of the plan's encapsulation (_encap.py), its address and entries
             if not plan.get(name):
                 continue
             device = dict(plan[name])
             address = device.pop('address')
-            todo += [
-                (ENCAPS[name].device_module, device),
-                ('address', dict(dev=device['name'], addresses=[address], purge=True)),
-            ]
+            add(mode_role, ENCAPS[name].device_module, device)
+            add(mode_role, 'address', dict(dev=device['name'], addresses=[address], purge=True))
             if ENCAPS[name].neighbor:
-                todo.append(('neighbor', dict(dev=device['name'], neighbors=plan['neighbors'], purge=True)))
+                add(mode_role, 'neighbor', dict(dev=device['name'], neighbors=plan['neighbors'], purge=True))
             if ENCAPS[name].fdb:
-                todo.append(('fdb', dict(dev=device['name'], entries=plan['fdb'], purge=True)))
-        todo.append(('route', dict(routes=plan['routes'], purge=True)))
+                add(mode_role, 'fdb', dict(dev=device['name'], entries=plan['fdb'], purge=True))
+        add(mode_role, 'route', dict(routes=plan['routes'], purge=True))
         if plan.get('firewall'):
-            todo.append(('firewall', dict(plan['firewall'])))
+            add(mode_role, 'firewall', dict(plan['firewall']))
     if 'cleanup' in parts:
         for encap in DEVICE_ENCAPS:
-            todo += [(ENCAPS[encap].device_module, dict(name=name, state='absent'))
-                     for name in plan['absent_devices'][encap]]
+            for name in plan['absent_devices'][encap]:
+                add('podnet', ENCAPS[encap].device_module, dict(name=name, state='absent'))
         if not present:
             if plan.get('firewall'):
-                todo.append(('firewall', dict(plan['firewall'], chains=[], purge=True)))
-            todo.append(('route', dict(routes=[], purge=True)))
-            todo += [('veth', dict(name=pod['host_dev'], state='absent')) for pod in plan['pods']]
-            todo += [('netns', dict(name=pod['name'], state='absent')) for pod in plan['pods']]
+                add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))
+            add('podnet', 'route', dict(routes=[], purge=True))
+            for pod in plan['pods']:
+                add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))
+            for pod in plan['pods']:
+                add('podnet', 'netns', dict(name=pod['name'], state='absent'))
     if (present and 'mode' in parts) or (not present and 'cleanup' in parts):
         # Last, once the other modes' devices are gone: ip_forward and the devices' rp_filter, with
         # purge, so what an earlier mode (or run) changed and no longer wants gets its old value back.
         removed = [name for encap in DEVICE_ENCAPS for name in plan['absent_devices'][encap]] if 'cleanup' in parts else []
-        todo.append(('sysctl', dict(settings=dict(plan['sysctl'], **plan.get('device_sysctl') or {}), purge=True,
-                                    removed_devices=removed)))
+        add('podnet', 'sysctl', dict(settings=dict(plan['sysctl'], **plan.get('device_sysctl') or {}), purge=True,
+                                     removed_devices=removed))
     if 'record' in parts and plan.get('record'):
         # Last, once everything else is in place: the record of what is deployed (_record.py)
-        todo.append(('record', dict(path=plan['record'], plan=plan) if present
-                     else dict(path=plan['record'], state='absent')))
+        add('podnet', 'record', dict(path=plan['record'], plan=plan) if present
+            else dict(path=plan['record'], state='absent'))
     return todo
 
 
@@ -132,7 +153,7 @@ class _Sockets(object):
 def run(plan, parts=PARTS, check_mode=False):
     """Validate every step, then converge them in order. Returns the module result."""
     prepared = []
-    for module, args in steps(plan, parts):
+    for module, args, _role in steps(plan, parts):
         utils, resource_cls = RESOURCES[module]
         params = with_defaults(utils.ARGSPEC, args)
         prepared.append((module, params, resource_cls, utils.wanted_from_params(params)))

@@ -109,6 +109,16 @@ OWN_PLAYBOOK = '''\
           - __route.results[1] is not changed
 '''
 
+# A mode role on its own, from the project's playbook, with the inventory's variables only (no plan).
+MODE_ROLE_PLAYBOOK = '''\
+---
+- name: Our cluster in host-gw mode, with the collection's host_gw role alone
+  hosts: podnet_nodes
+  gather_facts: false
+  roles:
+    - role: openkube.podnet.host_gw
+'''
+
 
 def force_teardown(lab):
     """Remove the lab with the collection's own module code, when the playbook could not."""
@@ -172,6 +182,8 @@ def test_downstream_project(capsys):
             f.write(INVENTORY.format(lab=lab))
         with open(os.path.join(project, 'ours.yml'), 'w') as f:
             f.write(OWN_PLAYBOOK)
+        with open(os.path.join(project, 'host_gw.yml'), 'w') as f:
+            f.write(MODE_ROLE_PLAYBOOK)
         ds = Project(project)
         ds.run(galaxy, 'collection', 'install', '--offline', tarballs[0])
 
@@ -203,6 +215,18 @@ def test_downstream_project(capsys):
             for target in ('192.168.10.10', '192.168.10.11'):
                 ping = w3.ns_run('ns1', 'ping -c 2 -i 0.2 -W 2 -q %s' % target)
                 assert ping.returncode == 0, (target, ping.stdout, ping.stderr)
+
+            # The host_gw role on its own switches the cluster to host-gw (computing the plan itself), and
+            # the entry role then finds it exactly as it would have made it.
+            alone = ds.playbook('host_gw.yml')
+            assert all(c['changed'] > 0 for c in recap(alone.stdout).values()), alone.stdout[-3000:]
+            routes = dict((r['dst'], r) for r in w2.ipj('route', 'show', 'proto', '57'))
+            assert (routes['192.168.11.0/24']['gateway'], routes['192.168.11.0/24']['dev']) == ('10.57.4.21', 'eth0'), routes
+            assert not [link for link in w2.ipj('link', 'show') if link['ifname'] == 'podnet.vxlan']
+            entry = ds.playbook('openkube.podnet.site', '-e', 'mode=host-gw')
+            assert set(c['changed'] for c in recap(entry.stdout).values()) == {0}, entry.stdout[-3000:]
+            ping = w3.ns_run('ns1', 'ping -c 2 -i 0.2 -W 2 -q 192.168.10.10')
+            assert ping.returncode == 0, (ping.stdout, ping.stderr)
         finally:
             down = ds.playbook('openkube.podnet.lab', '-e', 'lab_state=absent', check=False)
             if down.returncode != 0 or lab_leftovers(lab):

@@ -34,7 +34,7 @@ KILLS = [
     ('vxlan-to-host-gw-one_call-in-module', 'host-gw', (), None, APPLY_TASK, 0.15),
     ('host-gw-to-vxlan-one_call-after-4s', 'vxlan', (), 4.0, None, 0),
     ('teardown-roles-removing-pods', 'absent', ('-e', 'podnet_apply=roles'), None,
-     "TASK [openkube.podnet.podnet : Remove the pods' veth pairs", 0.0),
+     "TASK [openkube.podnet.podnet : Veth pair veth-ns1 absent", 0.0),
 ]
 
 

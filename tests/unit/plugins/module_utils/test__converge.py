@@ -17,11 +17,11 @@ def plan_for(mode, state='present'):
 
 
 def modules(steps):
-    return [module for module, _args in steps]
+    return [step[0] for step in steps]
 
 
 def test_vxlan_order_is_device_neighbour_fdb_route():
-    steps = _converge.steps(plan_for('vxlan'))
+    steps = [step[:2] for step in _converge.steps(plan_for('vxlan'))]
     assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route',
                               'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'tunnel', 'sysctl', 'record']
     # last, once everything is in place: the record of what is deployed
@@ -38,13 +38,13 @@ def test_vxlan_order_is_device_neighbour_fdb_route():
 
 
 def test_host_gw_restores_what_a_tunnel_mode_changed():
-    steps = _converge.steps(plan_for('host-gw'), parts=['pods', 'mode', 'cleanup'])
+    steps = [step[:2] for step in _converge.steps(plan_for('host-gw'), parts=['pods', 'mode', 'cleanup'])]
     assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1'}, 'purge': True,
                                     'removed_devices': ['podnet.ipip', 'podnet.vxlan']})
 
 
 def test_host_gw_removes_both_tunnels():
-    steps = _converge.steps(plan_for('host-gw'), parts=['cleanup'])
+    steps = [step[:2] for step in _converge.steps(plan_for('host-gw'), parts=['cleanup'])]
     assert steps[:2] == [('tunnel', {'name': 'podnet.ipip', 'state': 'absent'}),
                          ('vxlan', {'name': 'podnet.vxlan', 'state': 'absent'})]
 
@@ -61,7 +61,7 @@ def test_absent_removes_owned_routes_pods_and_devices():
 
 def test_every_step_has_valid_module_arguments():
     for mode in ('host-gw', 'ipip', 'vxlan', 'crosssubnet'):
-        for module, args in _converge.steps(plan_for(mode)):
+        for module, args, _role in _converge.steps(plan_for(mode)):
             utils, _cls = _converge.RESOURCES[module]
             utils.wanted_from_params(_converge.with_defaults(utils.ARGSPEC, args))
 
@@ -79,5 +79,26 @@ def test_with_defaults_fills_suboptions_and_rejects_unknown():
 
 def test_record_alone_and_in_the_state_dir():
     plan = _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'state_dir': '/srv/podnet/'}, FACTS)
-    assert _converge.steps(plan, parts=['record']) == [('record', {'path': '/srv/podnet/applied.json', 'plan': plan})]
+    assert _converge.steps(plan, parts=['record']) == [('record', {'path': '/srv/podnet/applied.json', 'plan': plan}, 'podnet')]
     assert 'record' not in modules(_converge.steps(plan, parts=['pods', 'mode', 'cleanup']))
+
+
+def test_pods_alone_route_to_the_pods_and_forward():
+    plan = plan_for('vxlan')
+    steps = _converge.steps(plan, parts=['pods'])
+    assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route', 'route', 'sysctl']
+    assert steps[5].args == {'routes': [r for r in plan['routes'] if r['dev'] == 'veth-ns1']}
+    # forwarding without purge: the mode's own settings (rp_filter of its devices) are left alone
+    assert steps[6].args == {'settings': {'net.ipv4.ip_forward': '1'}}
+
+
+def test_each_role_takes_one_contiguous_slice_in_the_roles_order():
+    """The roles path runs pod, then the mode's role, then podnet's cleanup and record: each role's
+    steps must be one run of the list, in that order, for the two paths to make the same calls."""
+    for mode in ('host-gw', 'ipip', 'vxlan', 'crosssubnet'):
+        for state in ('present', 'absent'):
+            plan = plan_for(mode, state)
+            roles = [step.role for step in _converge.steps(plan)]
+            runs = [role for i, role in enumerate(roles) if i == 0 or roles[i - 1] != role]
+            expected = ['pod', plan['apply_role'], 'podnet'] if state == 'present' else ['podnet']
+            assert runs == expected, (mode, state, roles)

@@ -64,6 +64,6 @@ def test_absent_removes_every_device_of_every_encapsulation():
     plan = plan_for('vxlan', state='absent')
     assert plan['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan']}
     assert all(plan[name] is None for name in _encap.DEVICE_ENCAPS)
-    removed = [args['name'] for module, args in _converge.steps(plan) if args.get('state') == 'absent'
+    removed = [args['name'] for module, args, _role in _converge.steps(plan) if args.get('state') == 'absent'
                and module in ('tunnel', 'vxlan')]
     assert removed == ['podnet.ipip', 'podnet.vxlan']
