@@ -16,16 +16,17 @@ Every step is validated before the first write.
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _fdb, _firewall, _neighbor, _netns, _record, _route, _sysctl, _tunnel, _veth, _vxlan,
+    _address, _fdb, _firewall, _neighbor, _netns, _record, _repair, _route, _sysctl, _tunnel, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
 
-PARTS = ('pods', 'mode', 'cleanup', 'record')
+PARTS = ('pods', 'mode', 'cleanup', 'record', 'repair')
 
 RESOURCES = {
     'netns': (_netns, _netns.Namespace),
@@ -39,6 +40,7 @@ RESOURCES = {
     'fdb': (_fdb, _fdb.FdbTable),
     'firewall': (_firewall, _firewall.Firewall),
     'record': (_record, _record.Record),
+    'repair': (_repair, _repair.Units),
 }
 
 
@@ -75,6 +77,11 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
 
     def add(role, module, args):
         todo.append(Step(module, args, role))
+
+    repair = plan.get('repair')
+    if 'repair' in parts and repair and repair['state'] == 'absent':
+        # First: the boot and repair units stop before anything they would apply again is removed
+        add('podnet', 'repair', dict(state='absent', state_dir=repair['state_dir'], unit_dir=repair['unit_dir']))
 
     if 'pods' in parts and present:
         for pod in plan['pods']:
@@ -127,6 +134,10 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         # Last, once everything else is in place: the record of what is deployed (_record.py)
         add('podnet', 'record', dict(path=plan['record'], plan=plan) if present
             else dict(path=plan['record'], state='absent'))
+    if 'repair' in parts and repair and repair['state'] == 'present' and plan.get('record'):
+        # After the record they apply: the boot and repair units (_repair.py)
+        add('podnet', 'repair', dict(state_dir=repair['state_dir'], unit_dir=repair['unit_dir'], record=plan['record'],
+                                     interval=repair['interval']))
     return todo
 
 
@@ -150,8 +161,11 @@ class _Sockets(object):
         self._open = {}
 
 
-def run(plan, parts=PARTS, check_mode=False):
-    """Validate every step, then converge them in order. Returns the module result."""
+def run(plan, parts=PARTS, check_mode=False, lock=True):
+    """Validate every step, then converge them in order. Returns the module result.
+
+    A real run holds the lock of the record's folder (``_record.lock``) throughout: a converge and the
+    repair runner (_repair.py, which takes it itself and passes ``lock=False``) never interleave."""
     prepared = []
     for module, args, _role in steps(plan, parts):
         utils, resource_cls = RESOURCES[module]
@@ -159,6 +173,7 @@ def run(plan, parts=PARTS, check_mode=False):
         prepared.append((module, params, resource_cls, utils.wanted_from_params(params)))
     results = []
     sockets = _Sockets()
+    held = _record.lock(posixpath.dirname(plan['record'])) if lock and not check_mode and plan.get('record') else None
     try:
         for module, params, resource_cls, wanted in prepared:
             nl = sockets.get(params.get('netns'))
@@ -172,6 +187,7 @@ def run(plan, parts=PARTS, check_mode=False):
                                 diff=result['diff']))
     finally:
         sockets.close()
+        _record.unlock(held)
     changed_steps = [r for r in results if r['changed']]
     return dict(
         changed=bool(changed_steps),

@@ -103,6 +103,11 @@ if [ "$(src /var/lib/podnet)" != podnet-state ]; then
   say "mount a private /var/lib/podnet"
   if [ "$check" != 1 ]; then mkdir -p /var/lib/podnet && mount -t tmpfs -o mode=700,size=16m podnet-state /var/lib/podnet || exit 1; fi
 fi
+if [ -d /etc/systemd/system ] && [ "$(src /etc/systemd/system)" != podnet-units ]; then
+  # nor the machine's units: each host writes its boot and repair units (never run here: no systemd) on its own
+  say "mount a private /etc/systemd/system"
+  if [ "$check" != 1 ]; then mount -t tmpfs -o mode=755,size=1m podnet-units /etc/systemd/system || exit 1; fi
+fi
 exit 0
 '''
 

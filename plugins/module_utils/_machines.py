@@ -201,7 +201,10 @@ class Machines(object):
             if ipr.link_lookup(ifname=port):
                 ipr.link('del', index=ipr.link_lookup(ifname=port)[0])
             bridge = ipr.link_lookup(ifname='br0')[0]
-            ipr.link('add', ifname=port, kind='veth', peer={'ifname': 'eth0', 'net_ns_fd': self.ns(owner)})
+            # eth0 keeps its MAC across reboots, as a real NIC does (a new one would leave the peers' ARP entries stale)
+            digest = hashlib.sha256(('openkube.podnet/lab-machine/%s/%s' % (self.name, owner)).encode()).digest()
+            mac = ':'.join('%02x' % o for o in [0x0a] + list(digest[:5]))  # locally administered, unicast
+            ipr.link('add', ifname=port, kind='veth', peer={'ifname': 'eth0', 'net_ns_fd': self.ns(owner), 'address': mac})
             index = ipr.link_lookup(ifname=port)[0]
             ipr.link('set', index=index, master=bridge, state='up')
         finally:
@@ -247,6 +250,12 @@ class Machines(object):
             f.write('# written by the openkube.podnet lab: this machine configures its own underlay address\n'
                     '[Match]\nName=eth0\n\n[Network]\nAddress=%s/%d\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n'
                     % (host['node_ip'], self.cidr.prefixlen))
+        # network-online.target waits for eth0's address, as `systemctl enable systemd-networkd` (its Also=) has it
+        # on an installed host: units ordered after it (podnet-apply.service) find the underlay up
+        online = os.path.join(etc, 'systemd', 'system', 'network-online.target.wants')
+        os.makedirs(online, exist_ok=True)
+        os.symlink('/lib/systemd/system/systemd-networkd-wait-online.service',
+                   os.path.join(online, 'systemd-networkd-wait-online.service'))
         with open(os.path.join(etc, 'machine-id'), 'w') as f:
             f.write(uuid.uuid4().hex + '\n')  # its own, as an installed host has (empty, nspawn's would be shared)
         for old in os.listdir(os.path.join(etc, 'ssh')):

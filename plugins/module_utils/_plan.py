@@ -22,6 +22,7 @@ roles hand to the modules, one call per table:
     apply_role  the role that applies the mode on the roles path (host_gw, ipip, vxlan)
     record      where the converge stores this plan on the host once applied (_record.py):
                 podnet_state_dir/applied.json, read by the verify role
+    repair      the boot and repair units after it (_repair.py): state, state_dir, unit_dir, interval
 
 What each encapsulation brings (overhead, device, per-peer entries, firewall match, how verify
 names it) is one entry of the table in _encap.py.
@@ -67,6 +68,9 @@ DEFAULTS = dict(
     forward_accept=True,
     iptables='iptables',
     state_dir='/var/lib/podnet',
+    repair=True,
+    repair_interval=60,
+    repair_unit_dir='/etc/systemd/system',
 )
 
 
@@ -121,7 +125,7 @@ def normalise_settings(host, raw):
     if s['crosssubnet_encap'] not in CROSSSUBNET_ENCAPS:
         _host_fail(host, 'podnet_crosssubnet_encap', s['crosssubnet_encap'],
                    'is not an encapsulation for crosssubnet: choose one of %s' % ', '.join(CROSSSUBNET_ENCAPS))
-    for key in ('encap_filter', 'forward_accept'):
+    for key in ('encap_filter', 'forward_accept', 'repair'):
         value = s[key]
         if isinstance(value, str) and value.lower() in ('true', 'false', 'yes', 'no', '1', '0'):
             value = value.lower() in ('true', 'yes', '1')
@@ -129,6 +133,8 @@ def normalise_settings(host, raw):
             _host_fail(host, 'podnet_' + key, s[key], 'must be a boolean (true or false)')
         s[key] = value
     s['state_dir'] = _check(host, 'podnet_state_dir', v.state_dir, s['state_dir'])
+    s['repair_interval'] = _check(host, 'podnet_repair_interval', v.repair_interval, s['repair_interval'])
+    s['repair_unit_dir'] = _check(host, 'podnet_repair_unit_dir', v.state_dir, s['repair_unit_dir'])
     if not isinstance(s['pods'], list) or not s['pods']:
         _host_fail(host, 'podnet_pods', s['pods'], 'must be a non-empty list of pods ({name: ns1})')
     return s
@@ -270,6 +276,9 @@ def host_plan(members, host, raw_settings, facts):
         vxlan_vni=settings['vxlan_vni'], vxlan_port=settings['vxlan_port'],
         underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
         mtu=mtu, pods=pods, record=posixpath.join(settings['state_dir'], RECORD_FILE),
+        repair=dict(state='present' if settings['repair'] and settings['state'] == 'present' else 'absent',
+                    state_dir=settings['state_dir'], unit_dir=settings['repair_unit_dir'],
+                    interval=settings['repair_interval']),
         sysctl={'net.ipv4.ip_forward': '1'}, device_sysctl={},
         neighbors=[], fdb=[], routes=routes, apply_role=table.role,
         peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'], encap=peer_encap[p['name']],

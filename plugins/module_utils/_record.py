@@ -17,9 +17,12 @@ source of truth.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import tempfile
+import time
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
@@ -27,6 +30,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils import _validate a
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
 FORMAT = 1
+LOCK_WAIT = 300  # seconds a converge and the repair runner (_repair.py) wait for each other
 #: keys a task result adds to a plan that travelled through a registered variable or set_fact
 RESULT_KEYS = ('changed', 'failed', 'skipped', 'msg', 'invocation', 'warnings', 'deprecations', '_ansible_no_log')
 
@@ -72,6 +76,31 @@ def parse_record(text, path):
     if document.get('format') != FORMAT:
         return None, '%s has record format %r; this collection reads format %d' % (path, document.get('format'), FORMAT)
     return document, None
+
+
+def lock(folder, wait=LOCK_WAIT):
+    """Hold the lock of the record's folder, which a converge and the repair runner take for their whole
+    run (flock on the folder itself: no file of its own). None when the folder does not exist yet."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                os.close(fd)
+                raise PodnetError('cannot lock %s within %d s (another converge or podnet-apply holds it): %s'
+                                  % (folder, wait, exc.strerror or exc))
+            time.sleep(0.2)
+
+
+def unlock(fd):
+    if fd is not None:
+        os.close(fd)
 
 
 class Record(Resource):

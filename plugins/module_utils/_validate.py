@@ -162,3 +162,19 @@ def state_dir(name, value):
     if not isinstance(value, str) or not value.startswith('/') or '..' in value.split('/') or '\n' in value:
         raise ValidationError('%s: %r must be an absolute path without ..' % (name, value))
     return value.rstrip('/') or '/'
+
+
+REPAIR_INTERVAL_RANGE = (5, 86400)
+
+
+def repair_interval(name, value):
+    """Seconds between two runs of the repair timer (_repair.py): a whole number from 5 to 86400."""
+    try:
+        seconds = int(value)
+        if isinstance(value, bool) or str(seconds) != str(value).strip():
+            raise ValueError(value)
+    except (TypeError, ValueError):
+        raise ValidationError('%s: %r must be a whole number of seconds' % (name, value))
+    if not REPAIR_INTERVAL_RANGE[0] <= seconds <= REPAIR_INTERVAL_RANGE[1]:
+        raise ValidationError('%s: %r must be between %d and %d seconds' % ((name, value) + REPAIR_INTERVAL_RANGE))
+    return seconds

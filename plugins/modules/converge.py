@@ -30,11 +30,14 @@ options:
         forwarding; V(mode) the device, neighbour and FDB entries and the owned route table (with purge);
         V(cleanup) removes the other modes' devices, and everything when the plan's state is absent;
         V(record) writes the plan, last, to the host's record of what is deployed (the plan's C(record) path,
-        C(podnet_state_dir/applied.json), root's only, replaced atomically), or removes it when the state is absent.
+        C(podnet_state_dir/applied.json), root's only, replaced atomically), or removes it when the state is absent;
+        V(repair) installs, after it, the boot and repair units that apply the record again without Ansible
+        (C(podnet-apply.service), C(podnet-repair.timer)), or removes them first when the state is absent or the
+        plan does not want them.
     type: list
     elements: str
-    choices: [pods, mode, cleanup, record]
-    default: [pods, mode, cleanup, record]
+    choices: [pods, mode, cleanup, record, repair]
+    default: [pods, mode, cleanup, record, repair]
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:

@@ -11,13 +11,8 @@ On this machine's kernel the machines run host-gw and vxlan (it has no ipip: tes
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import uuid
 
-import pytest
-
-from lab import MACHINES_ROOT, Lab, machine_leftovers, recap
+from lab import recap
 
 PROTO = '57'
 MATRIX = {'host-gw': 'ok plain IP', 'vxlan': 'ok vxlan vni 1 udp 8472'}
@@ -25,41 +20,6 @@ MATRIX = {'host-gw': 'ok plain IP', 'vxlan': 'ok vxlan vni 1 udp 8472'}
 
 def changed(proc):
     return dict((h, c['changed']) for h, c in recap(proc.stdout).items())
-
-
-class Machine(object):
-    """SSH to one machine exactly as Ansible does (the lab's key, through the bastion namespace)."""
-
-    def __init__(self, lab_name, name, node_ip):
-        self.lab_name, self.name, self.node_ip = lab_name, name, node_ip
-
-    def run(self, command, check=True):
-        cmd = ['ssh', '-i', os.path.join(MACHINES_ROOT, self.lab_name, 'id_ed25519'),
-               '-o', 'ProxyCommand=ip netns exec %s-bastion nc %%h %%p' % self.lab_name,
-               '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-               '-o', 'BatchMode=yes', 'podnet@' + self.node_ip, command]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        if check:
-            assert proc.returncode == 0, '%s: %r failed (rc %d): %s' % (self.name, command, proc.returncode, proc.stderr)
-        return proc.stdout
-
-    def ipj(self, *args):
-        out = self.run('ip -j ' + ' '.join(args))
-        return json.loads(out) if out.strip() else []
-
-
-@pytest.fixture(scope='module')
-def machines():
-    name = 'm' + uuid.uuid4().hex[:5]
-    lab = Lab('inventories/lab-machines', name=name)
-    try:
-        lab.build()
-        lab.machines = dict((h, Machine(name, h, lab.hostvars[h]['podnet_node_ip'])) for h in lab.host_names)
-        yield lab
-    finally:
-        proc = lab.teardown(check=False)
-        assert proc.returncode == 0, 'teardown failed:\n%s' % proc.stdout[-4000:]
-        assert machine_leftovers(name) == [], machine_leftovers(name)
 
 
 def test_machines_are_hosts_of_their_own(machines):
@@ -110,30 +70,6 @@ def test_every_mode_over_ssh(machines, capsys):
         print('\n' + '\n'.join(lines))
 
 
-def test_reboot_gives_a_fresh_kernel_state_and_keeps_the_disk(machines):
-    """lab.yml -e lab_reboot=worker3: a real reboot (a new boot id), the network programmed by the collection
-    gone with the old namespace, the disk kept (a file, the installed package), eth0 configured again by the
-    machine itself; site.yml puts the network back and verify sees every pair 'ok'."""
-    w3 = machines.machines['worker3']
-    machines.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
-    boot_id = w3.run('cat /proc/sys/kernel/random/boot_id')
-    w3.run('echo kept | sudo tee /var/tmp/podnet-reboot-marker')
-    assert any(link['ifname'] == 'podnet.vxlan' for link in w3.ipj('link', 'show'))
-    machines.playbook('playbooks/lab.yml', '-e', 'lab_reboot=worker3')
-    assert w3.run('cat /proc/sys/kernel/random/boot_id') != boot_id
-    assert w3.run('systemctl is-system-running --wait').strip() == 'running'
-    assert w3.run('cat /var/tmp/podnet-reboot-marker').strip() == 'kept'
-    assert w3.run('dpkg-query -W -f="\\${Version}" python3-pyroute2') == '0.7.2-2'
-    links = set(link['ifname'] for link in w3.ipj('link', 'show'))
-    assert links == {'lo', 'eth0'}, links
-    assert [a['local'] for a in w3.ipj('-4', 'addr', 'show', 'eth0')[0]['addr_info']] == [w3.node_ip]
-    assert w3.ipj('route', 'show', 'proto', PROTO) == []
-    again = machines.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
-    assert changed(again)['worker3'] > 0 and changed(again)['worker2'] == 0, changed(again)
-    verify = machines.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
-    assert verify.stdout.count(MATRIX['vxlan']) >= 2
-
-
 VENV = '/opt/podnet/pyroute2'
 VENV_VARS = json.dumps({'podnet_pyroute2_venv': VENV,
                         'podnet_pyroute2_pip_args': '--no-index --find-links /opt/podnet-repo/wheels'})
@@ -153,6 +89,8 @@ def test_pyroute2_in_a_virtual_environment_of_its_own(machines):
     version = w3.run(VENV + '/bin/python -c "import importlib.metadata as m; print(m.version(\'pyroute2\'))"')
     assert version.strip() == '0.9.7'
     assert 'No module named' in w3.run('/usr/bin/python3 -c "import pyroute2" 2>&1', check=False)
+    # the boot and repair runner uses the Python that runs the modules: the environment's
+    assert w3.run('sudo head -n 1 /var/lib/podnet/lib/podnet-apply').startswith('#!%s/bin/python' % VENV)
     assert w3.run('dpkg-query -W -f="\\${Status}" python3-pyroute2 2>&1', check=False).find('install ok installed') < 0
     verify = machines.playbook('playbooks/verify.yml', '-e', 'mode=vxlan', '-e', VENV_VARS)
     assert verify.stdout.count(MATRIX['vxlan']) >= 2

@@ -9,9 +9,11 @@ import re
 
 from lab import VENV_BIN
 
-SCENARIOS_HERE = ('host-gw', 'vxlan', 'crosssubnet')  # no ipip in this machine's kernel: test_molecule_uml.py
-# In make test's pool, vxlan stands for the three: host-gw and crosssubnet repeat what
-# tests/integration/modes and hardening prove on the same labs; `make molecule` runs every scenario.
+# ipip is not in this machine's kernel: test_molecule_uml.py. machines: vxlan on the booted Debian machines.
+SCENARIOS_HERE = ('host-gw', 'vxlan', 'crosssubnet', 'machines')
+# In make test's pool, vxlan stands for the four: host-gw and crosssubnet repeat what tests/integration/modes
+# and hardening prove on the same labs, machines what tests/integration/machines proves on the same machines;
+# `make molecule` runs every scenario.
 if os.environ.get('PODNET_MOLECULE_ALL') != '1':
     SCENARIOS_HERE = ('vxlan',)
 HOSTS = {'crosssubnet': 4}  # two subnets, two hosts each; the others have 2

@@ -19,7 +19,7 @@ from lab import REPO, VENV_BIN, lab_leftovers, machine_leftovers
 from molecule_kit import SCENARIOS_HERE, check_run, lab_name, molecule_env
 
 
-@pytest.mark.parametrize('scenario', SCENARIOS_HERE + ('machines',))
+@pytest.mark.parametrize('scenario', SCENARIOS_HERE)
 def test_scenario(scenario, tmp_path, capsys):
     """`molecule test -s SCENARIO`; scenario machines: vxlan on booted Debian machines over SSH and sudo."""
     leftovers = machine_leftovers if scenario == 'machines' else lab_leftovers

@@ -28,7 +28,7 @@ def test_one_file_per_module_a_plan_calls():
     assert files == sorted(_converge.RESOURCES)
 
 
-@pytest.mark.parametrize('module', sorted(m for m in _converge.RESOURCES if m != 'record'))
+@pytest.mark.parametrize('module', sorted(m for m in _converge.RESOURCES if m not in ('record', 'repair')))
 def test_step_file_passes_every_option_of_its_module(module):
     task = task_of(module)
     options = task['openkube.podnet.' + module]
@@ -41,6 +41,7 @@ def test_step_file_passes_every_option_of_its_module(module):
         assert ('default(omit)' in value) != bool(required), (module, name, value)
 
 
-def test_the_record_is_written_by_the_converge_module():
-    task = task_of('record')
-    assert task['openkube.podnet.converge'] == {'plan': '{{ podnet_host_plan }}', 'parts': ['record']}
+@pytest.mark.parametrize('part', ['record', 'repair'])
+def test_the_record_and_the_units_are_written_by_the_converge_module(part):
+    task = task_of(part)
+    assert task['openkube.podnet.converge'] == {'plan': '{{ podnet_host_plan }}', 'parts': [part]}

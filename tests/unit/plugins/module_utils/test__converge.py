@@ -23,8 +23,10 @@ def modules(steps):
 def test_vxlan_order_is_device_neighbour_fdb_route():
     steps = [step[:2] for step in _converge.steps(plan_for('vxlan'))]
     assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route',
-                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'tunnel', 'sysctl', 'record']
-    # last, once everything is in place: the record of what is deployed
+                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'tunnel', 'sysctl', 'record', 'repair']
+    # last, once everything is in place: the record of what is deployed, then the units that apply it again
+    assert steps.pop() == ('repair', {'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system',
+                                      'record': '/var/lib/podnet/applied.json', 'interval': 60})
     assert steps.pop() == ('record', {'path': '/var/lib/podnet/applied.json', 'plan': plan_for('vxlan')})
     assert steps[-2] == ('tunnel', {'name': 'podnet.ipip', 'state': 'absent'})
     assert steps[-4][1]['purge'] is True and len(steps[-4][1]['routes']) == 2
@@ -51,6 +53,8 @@ def test_host_gw_removes_both_tunnels():
 
 def test_absent_removes_owned_routes_pods_and_devices():
     steps = _converge.steps(plan_for('ipip', state='absent'))
+    # first the boot and repair units go, so that nothing applies the plan again while it is removed
+    assert steps.pop(0)[:2] == ('repair', {'state': 'absent', 'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system'})
     assert modules(steps) == ['tunnel', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl', 'record']
     assert steps[7][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
     assert steps[2][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
@@ -81,6 +85,14 @@ def test_record_alone_and_in_the_state_dir():
     plan = _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'state_dir': '/srv/podnet/'}, FACTS)
     assert _converge.steps(plan, parts=['record']) == [('record', {'path': '/srv/podnet/applied.json', 'plan': plan}, 'podnet')]
     assert 'record' not in modules(_converge.steps(plan, parts=['pods', 'mode', 'cleanup']))
+
+
+def test_repair_off_removes_the_units_first():
+    plan = _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'repair': False}, FACTS)
+    steps = _converge.steps(plan)
+    assert steps[0] == ('repair', {'state': 'absent', 'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system'},
+                        'podnet')
+    assert modules(steps).count('repair') == 1
 
 
 def test_pods_alone_route_to_the_pods_and_forward():

@@ -78,6 +78,10 @@ CASES = [
     case('mtu-too-large-for-vxlan', ('worker2', 'podnet_mtu', '1480'), dict(mtu='1480')),
     case('state-dir-relative', ('worker2', 'podnet_state_dir', 'var/lib/podnet'), dict(state_dir='var/lib/podnet')),
     case('state-dir-dotdot', ('worker2', 'podnet_state_dir', '/var/../tmp'), dict(state_dir='/var/../tmp')),
+    case('repair-not-a-boolean', ('worker2', 'podnet_repair', 'sometimes'), dict(repair='sometimes')),
+    case('repair-interval-too-short', ('worker2', 'podnet_repair_interval', '1'), dict(repair_interval='1')),
+    case('repair-interval-not-a-number', ('worker2', 'podnet_repair_interval', '1m'), dict(repair_interval='1m')),
+    case('repair-unit-dir-relative', ('worker2', 'podnet_repair_unit_dir', 'etc/systemd'), dict(repair_unit_dir='etc/systemd')),
 ]
 
 
