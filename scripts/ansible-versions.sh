@@ -9,15 +9,16 @@ REPO=$PWD
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(2.17 2.18)
 pyroute2=$(grep -E '^pyroute2==' requirements.txt)
+hypothesis=$(grep -E '^hypothesis==' requirements-dev.txt)  # the unit tests' property tests
 
 for v in "${versions[@]}"; do
   venv=$REPO/.tmp/ansible-$v
-  if [ ! -x "$venv/bin/ansible-playbook" ] || [ "$(cat "$venv/.pins" 2>/dev/null)" != "$v $pyroute2" ]; then
+  if [ ! -x "$venv/bin/ansible-playbook" ] || [ "$(cat "$venv/.pins" 2>/dev/null)" != "$v $pyroute2 $hypothesis" ]; then
     rm -rf "$venv"
     "${PYTHON:-python3}" -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$v.*" "$pyroute2" \
+    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$v.*" "$pyroute2" "$hypothesis" \
       2> >(grep -v "^WARNING: Location" >&2)
-    echo "$v $pyroute2" > "$venv/.pins"
+    echo "$v $pyroute2 $hypothesis" > "$venv/.pins"
   fi
   # ansible-test bootstraps pip from the network: the offline stand-in of scripts/setup.sh, under the
   # name this release's ansible-test looks for (get_pip_<its pip version>.py)

@@ -106,7 +106,9 @@ class ActionModule(ActionBase):
             result.update(facts)
             return result
         try:
-            plan = _plan.host_plan(members, host, dict(args['settings']), facts)
+            # nodes from cluster_check were validated together once, on the controller: not again per host
+            validated = all(isinstance(c, dict) for c in args['cluster'])
+            plan = _plan.host_plan(members, host, dict(args['settings']), facts, validated=validated)
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
         result.update(plan)

@@ -24,7 +24,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils import (
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
-from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import NoKernel, converge
 
 PARTS = ('pods', 'mode', 'cleanup', 'record', 'repair')
 
@@ -42,6 +42,8 @@ RESOURCES = {
     'record': (_record, _record.Record),
     'repair': (_repair, _repair.Units),
 }
+#: the resources that are files on the host, not kernel objects: no netlink socket for them
+FILE_RESOURCES = ('record', 'repair')
 
 
 def with_defaults(spec, given):
@@ -176,7 +178,7 @@ def run(plan, parts=PARTS, check_mode=False, lock=True):
     held = _record.lock(posixpath.dirname(plan['record'])) if lock and not check_mode and plan.get('record') else None
     try:
         for module, params, resource_cls, wanted in prepared:
-            nl = sockets.get(params.get('netns'))
+            nl = NoKernel() if module in FILE_RESOURCES else sockets.get(params.get('netns'))
             result = converge(resource_cls(nl, params, wanted), wanted, state=params.get('state') or 'present',
                               purge=bool(params.get('purge')), check_mode=check_mode)
             if module == 'netns':

@@ -21,7 +21,6 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 import time
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
@@ -78,6 +77,26 @@ def parse_record(text, path):
     return document, None
 
 
+def write_atomically(path, text, mode):
+    """Replace ``path`` with ``text`` atomically (written beside, fsynced, renamed), with ``mode`` from the start."""
+    tmp = '%s.podnet-%d' % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            with os.fdopen(fd, 'w') as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, mode)
+            os.rename(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise PodnetError('cannot write %s: %s' % (path, exc.strerror or exc))
+
+
 def lock(folder, wait=LOCK_WAIT):
     """Hold the lock of the record's folder, which a converge and the repair runner take for their whole
     run (flock on the folder itself: no file of its own). None when the folder does not exist yet."""
@@ -131,23 +150,11 @@ class Record(Resource):
 
     def add(self, entry):
         path = entry['path']
-        folder = os.path.dirname(path)
         try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=folder)
-            try:
-                with os.fdopen(handle, 'w') as out:  # mkstemp makes the file 0600
-                    json.dump(entry['content'], out, indent=1, sort_keys=True)
-                    out.write('\n')
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.rename(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         except OSError as exc:
             raise PodnetError('cannot write the record %s: %s' % (path, exc.strerror or exc))
+        write_atomically(path, json.dumps(entry['content'], indent=1, sort_keys=True) + '\n', 0o600)
 
     def update(self, current, wanted, fields):
         self.add(wanted)

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
-from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _record, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
 PACKAGE = 'ansible_collections.openkube.podnet.plugins.module_utils'
@@ -213,26 +213,6 @@ def _mode(path: str) -> int:
     return os.stat(path).st_mode & 0o7777
 
 
-def _write(path: str, content: str, mode: int) -> None:
-    """Replace ``path`` atomically (written beside, fsynced, renamed) with ``mode``."""
-    tmp = '%s.podnet-%d' % (path, os.getpid())
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            with os.fdopen(fd, 'w') as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, mode)
-            os.rename(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise PodnetError('cannot write %s: %s' % (path, exc.strerror or exc))
-
-
 def _makedirs(folder: str, mode: int) -> None:
     """Every missing folder of ``folder`` with ``mode`` (os.makedirs gives the intermediate ones 0777 - umask)."""
     if os.path.isdir(folder):
@@ -298,10 +278,10 @@ class Units(Resource):
         if entry['kind'] == 'code':
             _makedirs(entry['path'], 0o700)
             for name in CODE:
-                _write(posixpath.join(entry['path'], name + '.py'), source_of(name), 0o600)
+                _record.write_atomically(posixpath.join(entry['path'], name + '.py'), source_of(name), 0o600)
             return
         _makedirs(os.path.dirname(entry['path']), 0o755 if entry['kind'] == 'unit' else 0o700)
-        _write(entry['path'], entry['content'], entry['mode'])
+        _record.write_atomically(entry['path'], entry['content'], entry['mode'])
 
     def update(self, current, wanted, fields):
         self.add(wanted)
@@ -370,7 +350,7 @@ class Units(Resource):
 # ---------------------------------------------------------------- the runner (on the host, without Ansible)
 def main(record: str, argv: List[str], out=None) -> int:
     """Apply the recorded plan. 0: done (changed or not); 1: the apply failed; 2: the record was refused."""
-    from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _record
+    from ansible_collections.openkube.podnet.plugins.module_utils import _converge
 
     out = out or sys.stdout
     check = '--check' in argv

@@ -38,6 +38,23 @@ COMMON_ARGSPEC = dict(
 )
 
 
+class NoKernel(object):
+    """What a resource that touches no kernel object (files: the record, the repair units) gets instead of a
+    netlink socket: converge() only asks whether it is open, requires it and has it forget its links."""
+    ipr = True
+    where = 'the host'
+    ns_missing = False
+
+    def require(self):
+        pass
+
+    def forget_links(self):
+        pass
+
+    def close(self):
+        pass
+
+
 class Change(object):
     __slots__ = ('op', 'before', 'after', 'fields')
 

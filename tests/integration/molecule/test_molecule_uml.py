@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """The molecule scenario ipip, run as a user runs it (`molecule test -s ipip`), inside the second
 kernel (tests/uml/harness.py: this machine's kernel has no ipip), which sees the same files. A file
-of its own, so that pytest-xdist runs it beside the scenarios on this machine's kernel."""
+of its own, so that pytest-xdist runs it beside the scenarios on this machine's kernel. Collected with
+`make molecule` (PODNET_MOLECULE_ALL=1) only: see conftest.py."""
 
 from __future__ import annotations
 

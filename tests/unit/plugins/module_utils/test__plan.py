@@ -267,3 +267,18 @@ def test_peer_prefixes_cover_exactly_the_nodes(me, peers, prefixes):
     assert got == prefixes
     covered = set(str(a) for net in got for a in ipaddress.ip_network(net))
     assert covered == (set([me] + peers) if peers else set())
+
+
+def test_a_validated_cluster_is_not_checked_pairwise_again(monkeypatch):
+    """The preflight validates the cluster once (filter cluster_check); every host's plan then only
+    normalises the nodes: the pairwise checks must not run per host (O(N^2) each)."""
+    members = [('worker%d' % i, {'podnet_node_ip': '10.57.4.%d' % (20 + i), 'podnet_pod_cidr': '192.168.%d.0/24' % i})
+               for i in range(2, 6)]
+    facts = dict(FACTS, onlink=dict((hv['podnet_node_ip'], True) for _h, hv in members))
+    calls = []
+    real = _plan.validate_cluster
+    monkeypatch.setattr(_plan, 'validate_cluster', lambda m: calls.append(len(m)) or real(m))
+    checked = _plan.host_plan(members, 'worker2', {'mode': 'vxlan'}, facts)
+    assert calls == [4]
+    trusted = _plan.host_plan(members, 'worker2', {'mode': 'vxlan'}, facts, validated=True)
+    assert calls == [4] and trusted == checked

@@ -10,28 +10,16 @@ import stat
 import pytest
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _record
-from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import NoKernel, converge
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
 PLAN = {'host': 'worker2', 'mode': 'vxlan', 'peers': [{'name': 'worker3'}], 'pods': [{'name': 'ns1'}]}
 
 
-class _NoNetlink(object):
-    """The record touches no kernel object; converge only asks whether a socket is open."""
-    ipr = True
-    where = 'the host'
-
-    def require(self):
-        pass
-
-    def forget_links(self):
-        pass
-
-
 def run(path, plan=None, state='present', check_mode=False):
     params = dict(path=str(path), plan=plan, state=state)
     wanted = _record.wanted_from_params(params)
-    return converge(_record.Record(_NoNetlink(), params, wanted), wanted, state=state, check_mode=check_mode)
+    return converge(_record.Record(NoKernel(), params, wanted), wanted, state=state, check_mode=check_mode)
 
 
 def test_written_root_only_then_unchanged(tmp_path):

@@ -17,20 +17,8 @@ import pytest
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _record, _repair
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
-from ansible_collections.openkube.podnet.plugins.module_utils._resource import converge
+from ansible_collections.openkube.podnet.plugins.module_utils._resource import NoKernel, converge
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
-
-
-class _NoNetlink(object):
-    """The units touch no kernel object; converge only asks whether a socket is open."""
-    ipr = True
-    where = 'the host'
-
-    def require(self):
-        pass
-
-    def forget_links(self):
-        pass
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +34,7 @@ def params(tmp_path, state='present', seconds=60):
 
 def run(p, check_mode=False):
     wanted = _repair.wanted_from_params(p)
-    return converge(_repair.Units(_NoNetlink(), p, wanted), wanted, state=p['state'], check_mode=check_mode)
+    return converge(_repair.Units(NoKernel(), p, wanted), wanted, state=p['state'], check_mode=check_mode)
 
 
 def files(root):
