@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
@@ -40,12 +41,12 @@ ARGSPEC = dict(
 )
 
 
-def content_of(plan):
+def content_of(plan: Dict[str, Any]) -> Dict[str, Any]:
     """The document stored for ``plan``: the plan without what a task result added to it."""
     return dict(format=FORMAT, plan=dict((k, val) for k, val in plan.items() if k not in RESULT_KEYS))
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     path = params['path']
     v.state_dir('path', path)
     if params.get('state', 'present') == 'present' and not params.get('plan'):
@@ -53,7 +54,7 @@ def wanted_from_params(params):
     return [dict(path=path, content=content_of(params['plan']) if params.get('plan') else None)]
 
 
-def read_record(path):
+def read_record(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """(document, problem): the stored document, or None and why it cannot be used."""
     try:
         with open(path) as handle:
@@ -65,7 +66,7 @@ def read_record(path):
     return parse_record(text, path)
 
 
-def parse_record(text, path):
+def parse_record(text: str, path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     try:
         document = json.loads(text)
     except ValueError as exc:
@@ -77,7 +78,7 @@ def parse_record(text, path):
     return document, None
 
 
-def write_atomically(path, text, mode):
+def write_atomically(path: str, text: str, mode: int) -> None:
     """Replace ``path`` with ``text`` atomically (written beside, fsynced, renamed), with ``mode`` from the start."""
     tmp = '%s.podnet-%d' % (path, os.getpid())
     try:
@@ -97,7 +98,7 @@ def write_atomically(path, text, mode):
         raise PodnetError('cannot write %s: %s' % (path, exc.strerror or exc))
 
 
-def lock(folder, wait=LOCK_WAIT):
+def lock(folder: str, wait: float = LOCK_WAIT) -> Optional[int]:
     """Hold the lock of the record's folder, which a converge and the repair runner take for their whole
     run (flock on the folder itself: no file of its own). None when the folder does not exist yet."""
     try:
@@ -117,7 +118,7 @@ def lock(folder, wait=LOCK_WAIT):
             time.sleep(0.2)
 
 
-def unlock(fd):
+def unlock(fd: Optional[int]) -> None:
     if fd is not None:
         os.close(fd)
 
@@ -174,7 +175,7 @@ class Record(Resource):
         return dict(wanted)
 
 
-def _summary(content):
+def _summary(content: Optional[Dict[str, Any]]) -> str:
     """A record in a few words: what the actions print (the diff shows the whole plan)."""
     if not content:
         return 'nothing'

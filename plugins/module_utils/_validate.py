@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any, Callable, NoReturn, Optional, TypeVar, Union
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+T = TypeVar('T')
 
 IFNAMSIZ = 15  # bytes, without the trailing NUL
 VXLAN_DEFAULT_PORT = 8472  # the kernel's default and flannel's
@@ -26,11 +32,11 @@ class ValidationError(ValueError):
     """An input that cannot be used; the message names the input and the value."""
 
 
-def _fail(name, value, why):
+def _fail(name: str, value: Any, why: str) -> NoReturn:
     raise ValidationError('%s: %r %s' % (name, value, why))
 
 
-def ifname(name, value):
+def ifname(name: str, value: Any) -> str:
     """A Linux interface name: 1..15 bytes, no '/', no whitespace, not '.' or '..'."""
     if not isinstance(value, str) or not value:
         _fail(name, value, 'is not an interface name (a non-empty string is required)')
@@ -42,7 +48,7 @@ def ifname(name, value):
     return value
 
 
-def nsname(name, value):
+def nsname(name: str, value: Any) -> str:
     """A network namespace name as `ip netns` and /run/netns accept it."""
     if not isinstance(value, str) or not value:
         _fail(name, value, 'is not a namespace name (a non-empty string is required)')
@@ -51,7 +57,7 @@ def nsname(name, value):
     return value
 
 
-def ip_address(name, value, version=None):
+def ip_address(name: str, value: Any, version: Optional[int] = None) -> IPAddress:
     try:
         addr = ipaddress.ip_address(str(value).strip())
     except ValueError:
@@ -61,7 +67,7 @@ def ip_address(name, value, version=None):
     return addr
 
 
-def ip_network(name, value, version=None):
+def ip_network(name: str, value: Any, version: Optional[int] = None) -> IPNetwork:
     """A network in CIDR notation with no host bits set (192.168.10.0/24)."""
     text = str(value).strip()
     if '/' not in text:
@@ -77,7 +83,7 @@ def ip_network(name, value, version=None):
     return net
 
 
-def route_dst(name, value):
+def route_dst(name: str, value: Any) -> IPNetwork:
     """A route destination: 'default' or a network in CIDR notation; a bare address means a host route."""
     text = str(value).strip()
     if text == 'default':
@@ -87,7 +93,7 @@ def route_dst(name, value):
     return ip_network(name, text)
 
 
-def ip_interface(name, value):
+def ip_interface(name: str, value: Any) -> IPInterface:
     """An address with prefix length (192.168.10.1/24); a bare address gets a host prefix."""
     text = str(value).strip()
     try:
@@ -99,7 +105,7 @@ def ip_interface(name, value):
     return iface
 
 
-def mac(name, value):
+def mac(name: str, value: Any) -> str:
     """A unicast Ethernet MAC address, normalised to lower case with colons."""
     text = str(value).strip().lower().replace('-', ':')
     if not _MAC_RE.match(text):
@@ -111,7 +117,7 @@ def mac(name, value):
     return text
 
 
-def integer(name, value, low, high, what='value'):
+def integer(name: str, value: Any, low: int, high: int, what: str = 'value') -> int:
     if isinstance(value, bool):
         _fail(name, value, 'is not an integer')
     try:
@@ -123,41 +129,41 @@ def integer(name, value, low, high, what='value'):
     return number
 
 
-def vni(name, value):
+def vni(name: str, value: Any) -> int:
     return integer(name, value, 1, 16777215, 'VXLAN VNI')
 
 
-def port(name, value):
+def port(name: str, value: Any) -> int:
     return integer(name, value, 1, 65535, 'UDP port')
 
 
-def mtu(name, value):
+def mtu(name: str, value: Any) -> int:
     return integer(name, value, 68, 65535, 'MTU')
 
 
-def ttl(name, value):
+def ttl(name: str, value: Any) -> int:
     """0 means 'inherit' (the kernel's default for tunnels)."""
     return integer(name, value, 0, 255, 'TTL')
 
 
-def metric(name, value):
+def metric(name: str, value: Any) -> int:
     return integer(name, value, 0, 4294967295, 'route metric')
 
 
-def table(name, value):
+def table(name: str, value: Any) -> int:
     if str(value).strip() == 'main':
         return 254
     return integer(name, value, 1, 4294967295, 'routing table id (or "main")')
 
 
-def optional(validator, name, value, *args):
+def optional(validator: Callable[..., T], name: str, value: Any, *args: Any) -> Optional[T]:
     """Apply ``validator`` unless the value is None (an option that was not given)."""
     if value is None:
         return None
     return validator(name, value, *args)
 
 
-def state_dir(name, value):
+def state_dir(name: str, value: Any) -> str:
     """An absolute path without '..' (a folder or file the collection writes as root)."""
     if not isinstance(value, str) or not value.startswith('/') or '..' in value.split('/') or '\n' in value:
         raise ValidationError('%s: %r must be an absolute path without ..' % (name, value))
@@ -167,7 +173,7 @@ def state_dir(name, value):
 REPAIR_INTERVAL_RANGE = (5, 86400)
 
 
-def repair_interval(name, value):
+def repair_interval(name: str, value: Any) -> int:
     """Seconds between two runs of the repair timer (_repair.py): a whole number from 5 to 86400."""
     try:
         seconds = int(value)
