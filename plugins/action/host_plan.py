@@ -10,8 +10,6 @@ every task per host costs controller time, whether it runs a module or not.
 
 from __future__ import annotations
 
-import re
-
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
@@ -26,11 +24,6 @@ ARGSPEC = dict(
     settings=dict(type='dict', required=True),
     dev=dict(type='str'),
 )
-
-#: node_facts option names, to be told as the variables people set
-_LEADING = re.compile(r'^(node_ip|dev|peers\[(\d+)\]): ')
-_NODE_IP = re.compile(r'(?<![\w.])node_ip\b')
-
 
 def members_from(cluster, hostvars):
     """[(host, {podnet_node_ip, podnet_pod_cidr, podnet_vxlan_mac})] from the option ``cluster``.
@@ -52,21 +45,6 @@ def members_from(cluster, hostvars):
             raise AnsibleError('cluster[%d]: a node needs a name (the output of openkube.podnet.cluster_check)' % i)
         members.append((node['name'], dict(zip(NODE_VARS, (node.get('node_ip'), node.get('pod_cidr'), node.get('vtep_mac'))))))
     return members
-
-
-def user_words(msg, peers=()):
-    """A node_facts message with its option names turned into the variables people set.
-
-    ``node_ip: 'x' why`` becomes ``podnet_node_ip 'x' why`` (the form of the plan's messages), ``dev``
-    podnet_underlay_dev and ``peers[i]`` the podnet_node_ip of that peer."""
-    def leading(match):
-        if match.group(1) == 'dev':
-            return 'podnet_underlay_dev '
-        if match.group(2) is not None and int(match.group(2)) < len(peers):
-            return '%s: podnet_node_ip ' % peers[int(match.group(2))][0]
-        return match.group(0) if match.group(2) is not None else 'podnet_node_ip '
-    msg = _LEADING.sub(leading, to_text(msg), count=1)
-    return _NODE_IP.sub('podnet_node_ip', msg)
 
 
 class ActionModule(ActionBase):
@@ -92,7 +70,10 @@ class ActionModule(ActionBase):
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
         peers = [(name, hv.get('podnet_node_ip')) for name, hv in members if name != host]
-        module_args = dict(node_ip=node_ip, peers=[ip for _name, ip in peers])
+        # node_facts names the variables people set in its messages, not its own options
+        module_args = dict(node_ip=node_ip, peers=[ip for _name, ip in peers],
+                           names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev',
+                                      peers=['%s: podnet_node_ip' % name for name, _ip in peers]))
         if args['dev']:
             module_args['dev'] = args['dev']
         facts = self._execute_module(module_name=NODE_FACTS, module_args=module_args, task_vars=task_vars)
@@ -101,7 +82,7 @@ class ActionModule(ActionBase):
                 result[key] = facts[key]
         if facts.get('failed'):
             # the rescue of the preflight tells a missing pyroute2 (which it installs) from the rest
-            facts['msg'] = '%s: %s' % (host, user_words(facts.get('msg') or 'reading the underlay failed', peers))
+            facts['msg'] = '%s: %s' % (host, facts.get('msg') or 'reading the underlay failed')
             facts.pop('invocation', None)
             result.update(facts)
             return result
@@ -111,6 +92,6 @@ class ActionModule(ActionBase):
             plan = _plan.host_plan(members, host, dict(args['settings']), facts, validated=validated)
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
-        result.update(plan)
+        result['plan'] = plan
         result['changed'] = False
         return result

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) openkube.podnet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn the inventory into each host's plan (see plugins/module_utils/_plan.py), and a
-plan into the module calls that apply it (plugins/module_utils/_converge.py)."""
+"""Filters on the controller: the cluster's variables checked once (see plugins/module_utils/_plan.py),
+and a plan turned into the module calls that apply it (plugins/module_utils/_converge.py)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,6 @@ def _members(hosts, hostvars):
     return members
 
 
-def host_plan(hosts, hostvars, host, settings, facts):
-    try:
-        return _plan.host_plan(_members(hosts, hostvars), host, dict(settings), dict(facts))
-    except _plan.PlanError as exc:
-        raise AnsibleFilterError(str(exc))
-
-
 def cluster_check(hosts, hostvars):
     """Validate the cluster's host variables; returns the normalised nodes (name, node_ip, pod_cidr, vtep_*)."""
     try:
@@ -41,7 +34,7 @@ def steps(plan, parts=None, role=None):
     """The plan's module calls in order ({module, args, role}), as the converge module makes them;
     only those of ``role`` when it is given."""
     if not isinstance(plan, dict) or 'state' not in plan:
-        raise AnsibleFilterError('steps: the input is not a host plan (openkube.podnet.host_plan): %r' % (plan,))
+        raise AnsibleFilterError('steps: the input is not a host plan (the key plan of openkube.podnet.host_plan\'s result): %r' % (plan,))
     parts = list(parts) if parts else list(_converge.PARTS)
     unknown = [p for p in parts if p not in _converge.PARTS]
     if unknown:
@@ -52,4 +45,4 @@ def steps(plan, parts=None, role=None):
 
 class FilterModule(object):
     def filters(self):
-        return {'host_plan': host_plan, 'cluster_check': cluster_check, 'steps': steps}
+        return {'cluster_check': cluster_check, 'steps': steps}

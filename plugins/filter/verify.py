@@ -50,9 +50,9 @@ def expected_encap(plan, dst):
 
 
 def _cell(src, dst, src_vars, dst_vars):
-    plan = src_vars['podnet_host_plan']
+    plan = src_vars['__podnet_verify_plan']
     src_ip = plan['pods'][0]['ip']
-    dst_ip = dst_vars['podnet_host_plan']['pods'][0]['ip']
+    dst_ip = dst_vars['__podnet_verify_plan']['pods'][0]['ip']
     answered = False
     for loop_result in (src_vars.get('__podnet_pings') or {}).get('results', []):
         if loop_result.get('item', {}).get('ip') != src_ip:
@@ -84,7 +84,7 @@ def _cell(src, dst, src_vars, dst_vars):
 
 
 def verify_matrix(hosts, hostvars):
-    hosts = [h for h in hosts if 'podnet_host_plan' in hostvars[h]]
+    hosts = [h for h in hosts if '__podnet_verify_plan' in hostvars[h]]
     rows, failures = [], []
     for src in hosts:
         row = {}
@@ -97,7 +97,7 @@ def verify_matrix(hosts, hostvars):
             failures.extend('%s -> %s: %s' % (src, dst, p) for p in problems)
         rows.append((src, row))
     width = max([len(h) for h in hosts] + [len(c) for _s, r in rows for c in r.values()] + [10])
-    mode = hostvars[hosts[0]]['podnet_host_plan']['mode'] if hosts else '?'
+    mode = hostvars[hosts[0]]['__podnet_verify_plan']['mode'] if hosts else '?'
     lines = ['mode %s: source (rows) -> destination (columns)' % mode,
              ' | '.join(['src \\ dst'.ljust(width)] + [h.ljust(width) for h in hosts])]
     for src, row in rows:

@@ -19,19 +19,36 @@ ARGSPEC = dict(
     node_ip=dict(type='str', required=True),
     dev=dict(type='str'),
     peers=dict(type='list', elements='str', default=[]),
+    names=dict(type='dict', default={}),
 )
 
 
-def validate(params):
+def option_names(params):
+    """What the messages call each option: its own name, or what ``names`` says (the variables people set,
+    for example ``podnet_node_ip``; ``names['peers']`` is a list, one name per peer)."""
+    given = params.get('names') or {}
+    peers = list(given.get('peers') or [])
+    count = len(params.get('peers') or [])
     return dict(
-        node_ip=v.ip_address('node_ip', params['node_ip'], 4),
-        dev=v.optional(v.ifname, 'dev', params.get('dev')),
-        peers=[v.ip_address('peers[%d]' % i, p, 4) for i, p in enumerate(params.get('peers') or [])],
+        node_ip=given.get('node_ip') or 'node_ip',
+        dev=given.get('dev') or 'dev',
+        peers=[peers[i] if i < len(peers) and peers[i] else 'peers[%d]' % i for i in range(count)],
+    )
+
+
+def validate(params):
+    names = option_names(params)
+    return dict(
+        node_ip=v.ip_address(names['node_ip'], params['node_ip'], 4),
+        dev=v.optional(v.ifname, names['dev'], params.get('dev')),
+        peers=[v.ip_address(names['peers'][i], p, 4) for i, p in enumerate(params.get('peers') or [])],
+        names=names,
     )
 
 
 def read(nl, wanted):
     node_ip = wanted['node_ip']
+    names = wanted.get('names') or option_names({})
     found = None
     addresses = []
     for msg in nl.call('dump addresses', 'addr', 'dump', family=socket.AF_INET):
@@ -40,11 +57,11 @@ def read(nl, wanted):
         if addr == str(node_ip):
             found = msg
     if found is None:
-        raise PodnetError('node_ip: %r is not an address of any interface of this host (it has %s)'
-                          % (str(node_ip), ', '.join(addresses) or 'none'))
+        raise PodnetError('%s: %r is not an address of any interface of this host (it has %s)'
+                          % (names['node_ip'], str(node_ip), ', '.join(addresses) or 'none'))
     dev = nl.ifname(found['index'])
     if wanted['dev'] and wanted['dev'] != dev:
-        raise PodnetError('dev: %r does not hold node_ip %s (%s does)' % (wanted['dev'], node_ip, dev))
+        raise PodnetError('%s: %r does not hold %s %s (%s does)' % (names['dev'], wanted['dev'], names['node_ip'], node_ip, dev))
     link = nl.get_link(dev)
     network = ipaddress.ip_interface('%s/%d' % (node_ip, found['prefixlen'])).network
     onlink = {}

@@ -6,7 +6,7 @@
 One file, ``<podnet_state_dir>/applied.json`` (the plan's key ``record``, see _plan.py) (``/var/lib/podnet/applied.json`` by default), written
 by the converge as its last step, after everything else of the plan is in place:
 
-    {"format": 1, "plan": {... the plan as the filter host_plan made it ...}}
+    {"format": 1, "plan": {... the plan as the action host_plan made it ...}}
 
 It is what the verify role checks against (what is deployed, not what the inventory says today), and
 what a repair on the host would apply again. The file is root's only (directory 0700, file 0600),

@@ -10,7 +10,7 @@ module: converge
 short_description: Converge a host's whole pod-network plan in one execution
 version_added: 0.1.0
 description:
-  - Applies a plan computed by the filter C(openkube.podnet.host_plan) (pods, forwarding, the mode's device,
+  - Applies a plan computed by the action M(openkube.podnet.host_plan) (pods, forwarding, the mode's device,
     neighbour and FDB entries, the owned route table, removal of other modes' devices) in one module
     execution, with exactly the resources, comparison, check mode and diff of the per-object modules
     M(openkube.podnet.netns), M(openkube.podnet.veth), M(openkube.podnet.address), M(openkube.podnet.route),
@@ -21,7 +21,7 @@ description:
     per host instead of one per table keeps a converge of many hosts near the cost of a single task.
 options:
   plan:
-    description: The host's plan (the output of the filter C(openkube.podnet.host_plan)).
+    description: The host's plan (the key C(plan) of the result of M(openkube.podnet.host_plan)).
     type: dict
     required: true
   parts:
@@ -56,9 +56,16 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: Read the underlay and compute this host's plan
+  openkube.podnet.host_plan:
+    cluster: "{{ groups['podnet_nodes'] }}"
+    settings:
+      mode: vxlan
+  register: preflight
+
 - name: Apply this host's plan
   openkube.podnet.converge:
-    plan: "{{ groups['podnet_nodes'] | openkube.podnet.host_plan(hostvars, inventory_hostname, settings, facts) }}"
+    plan: "{{ preflight.plan }}"
 '''
 
 RETURN = r'''

@@ -13,10 +13,10 @@ short_description: Read a host's underlay and compute its pod-network plan, in o
 version_added: 0.1.0
 description:
   - Runs M(openkube.podnet.node_facts) on the host, once (the device holding the node IP, its MTU and prefix,
-    which peers are on-link), and then, on the controller, computes the host's plan with the same pure function
-    as the filter C(openkube.podnet.host_plan) (plugins/module_utils/_plan.py).
-  - The result B(is) the plan, with C(changed=false) and C(failed=false) beside its keys. Register it (the role
-    C(openkube.podnet.podnet) registers it as C(podnet_host_plan)) and hand it to M(openkube.podnet.converge).
+    which peers are on-link), and then, on the controller, computes the host's plan (the pure function
+    C(host_plan) of plugins/module_utils/_plan.py).
+  - The plan is the key RV(plan) of the result. Register the result (the role C(openkube.podnet.podnet) registers
+    it as C(podnet_preflight)) and hand its RV(plan) to M(openkube.podnet.converge).
   - Reads only; never changes anything. Validates every input and fails with a message that names the host,
     the variable (as set in the inventory, for example C(podnet_node_ip) or C(podnet_underlay_dev)) and
     the value. Run it for every host before the first change (the role does, in its preflight).
@@ -80,39 +80,39 @@ EXAMPLES = r'''
     cluster: "{{ cluster }}"
     settings:
       mode: vxlan
-  register: plan
+  register: preflight
 
 - name: Apply it
   openkube.podnet.converge:
-    plan: "{{ plan }}"
+    plan: "{{ preflight.plan }}"
 '''
 
 RETURN = r'''
-host:
-  description: The host planned. Every other key of the plan is returned beside it (see plugins/module_utils/_plan.py).
+plan:
+  description: The host's plan (see plugins/module_utils/_plan.py); the input of M(openkube.podnet.converge).
   returned: success
-  type: str
-  sample: worker2
-mode:
-  description: The mode.
-  returned: success
-  type: str
-  sample: vxlan
-underlay_dev:
-  description: The underlay device read on the host.
-  returned: success
-  type: str
-  sample: eth0
-peers:
-  description: Every other host of the cluster, with how it is reached (C(encap)).
-  returned: success
-  type: list
-  elements: dict
-  sample: [{name: worker3, node_ip: 10.57.4.21, pod_cidr: 192.168.11.0/24, encap: vxlan, pod_ip: 192.168.11.10}]
-routes:
-  description: The host's whole table of owned routes.
-  returned: success
-  type: list
-  elements: dict
-  sample: [{dst: 192.168.11.0/24, via: 192.168.11.0, dev: podnet.vxlan, onlink: true}]
+  type: dict
+  contains:
+    host:
+      description: The host planned.
+      type: str
+      sample: worker2
+    mode:
+      description: The mode.
+      type: str
+      sample: vxlan
+    underlay_dev:
+      description: The underlay device read on the host.
+      type: str
+      sample: eth0
+    peers:
+      description: Every other host of the cluster, with how it is reached (C(encap)).
+      type: list
+      elements: dict
+      sample: [{name: worker3, node_ip: 10.57.4.21, pod_cidr: 192.168.11.0/24, encap: vxlan, pod_ip: 192.168.11.10}]
+    routes:
+      description: The host's whole table of owned routes.
+      type: list
+      elements: dict
+      sample: [{dst: 192.168.11.0/24, via: 192.168.11.0, dev: podnet.vxlan, onlink: true}]
 '''

@@ -27,6 +27,14 @@ options:
     type: list
     elements: str
     default: []
+  names:
+    description:
+      - What the error messages call the options, when they come from variables of another name (the action
+        M(openkube.podnet.host_plan) passes C(podnet_node_ip) and C(podnet_underlay_dev)).
+      - Keys C(node_ip) and C(dev) (strings) and C(peers) (a list, one name per element of O(peers)); an option
+        without a name here is called by its own name (C(node_ip), C(dev), C(peers[2])).
+    type: dict
+    default: {}
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:

@@ -14,6 +14,7 @@ import shutil
 import pytest
 
 from lab import REPO, built_lab, recap
+from dumps import assert_same, dump  # the one normalised dump of every suite (tests/dumps.py)
 
 MODES_HERE = ('host-gw', 'vxlan')  # this machine's kernel has no ipip: see the module docstring
 PROTO = '57'
@@ -21,29 +22,6 @@ PROTO = '57'
 
 def changed(proc):
     return dict((h, c['changed']) for h, c in recap(proc.stdout).items())
-
-
-VOLATILE_ADDR = ('tentative', 'preferred_life_time', 'valid_life_time')  # IPv6 DAD settles on its own
-
-
-def addresses(host):
-    links = host.ipj('addr', 'show')
-    for link in links:
-        link['addr_info'] = [dict((k, v) for k, v in a.items() if k not in VOLATILE_ADDR) for a in link['addr_info']]
-    return links
-
-
-def dump(lab):
-    """Every lab host's kernel state as iproute2 prints it (links, addresses, routes, neighbours, FDB),
-    without what changes by itself (IPv6 duplicate address detection)."""
-    state = {}
-    for name, host in lab.hosts.items():
-        state[name] = dict(
-            links=host.ipj('-d', 'link', 'show'), addrs=addresses(host), routes=host.ipj('route', 'show'),
-            neigh=host.ipj('neigh', 'show', 'nud', 'permanent'), fdb=host.bridgej('fdb', 'show'),
-            netns=host.netns_list(),
-        )
-    return state
 
 
 def matrix_lines(proc):
@@ -81,7 +59,7 @@ def test_mode_on_the_lab(lab, mode, apply, capsys):
     before = dump(lab)
     check = lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode, '--check', '--diff')
     assert set(changed(check).values()) == {0}, check.stdout[-3000:]
-    assert dump(lab) == before
+    assert_same(dump(lab), before, '--check changed the kernel')
 
     w2, w3 = lab['worker2'], lab['worker3']
     routes = dict((r['dst'], r) for r in w2.ipj('route', 'show', 'proto', PROTO))
@@ -170,7 +148,7 @@ def test_routed_lab_refuses_host_gw_and_runs_vxlan():
         assert refused.returncode != 0
         assert "podnet_mode 'host-gw' cannot reach" in refused.stdout
         assert 'ipip or vxlan' in refused.stdout
-        assert dump(lab) == before, 'a refused run changed the kernel'
+        assert_same(dump(lab), before, 'a refused run changed the kernel')
 
         lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
         verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')

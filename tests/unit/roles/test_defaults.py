@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """Every default is said once: each role's defaults/main.yml, its meta/argument_specs.yml and the plan's
-DEFAULTS (what a caller of the filter host_plan gets without the role) agree, value for value."""
+DEFAULTS (what a caller of the action host_plan gets without the role) agree, value for value."""
 
 from __future__ import annotations
 

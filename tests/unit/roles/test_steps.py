@@ -44,4 +44,4 @@ def test_step_file_passes_every_option_of_its_module(module):
 @pytest.mark.parametrize('part', ['record', 'repair'])
 def test_the_record_and_the_units_are_written_by_the_converge_module(part):
     task = task_of(part)
-    assert task['openkube.podnet.converge'] == {'plan': '{{ podnet_host_plan }}', 'parts': [part]}
+    assert task['openkube.podnet.converge'] == {'plan': '{{ podnet_preflight.plan }}', 'parts': [part]}
