@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import NetlinkError, PodnetError
@@ -36,12 +37,12 @@ ARGSPEC = dict(
 )
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     v.ifname('dev', params['dev'])
-    entries, seen = [], {}
+    entries, seen = [], {}  # type: List[Dict[str, Any]], Dict[Tuple[str, int], int]
     for i, text in enumerate(params.get('addresses') or []):
         iface = v.ip_interface('addresses[%d]' % i, text)
-        entry = dict(address=str(iface.ip), prefixlen=iface.network.prefixlen, family=iface.version)
+        entry: Dict[str, Any] = dict(address=str(iface.ip), prefixlen=iface.network.prefixlen, family=iface.version)
         key = (entry['address'], entry['prefixlen'])
         if key in seen:
             raise v.ValidationError('addresses[%d]: %r is listed twice (also addresses[%d])' % (i, text, seen[key]))
@@ -55,17 +56,17 @@ def wanted_from_params(params):
     return entries
 
 
-def is_link_local(entry):
+def is_link_local(entry: Dict[str, Any]) -> bool:
     return entry['family'] == 6 and ipaddress.ip_address(entry['address']) in LINK_LOCAL6
 
 
 class Addresses(Resource):
     result_key = 'addresses'
 
-    def _index(self):
+    def _index(self) -> Optional[int]:
         return self.nl.ifindex(self.params['dev'])
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         index = self._index()
         if index is None:
             return []
@@ -78,10 +79,10 @@ class Addresses(Resource):
             entries.append(dict(address=str(ipaddress.ip_address(address)), prefixlen=msg['prefixlen'], family=family))
         return entries
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> Tuple[str, int]:
         return (entry['address'], entry['prefixlen'])
 
-    def compare(self, current, wanted, state, purge):
+    def compare(self, current: List[Dict[str, Any]], wanted: List[Dict[str, Any]], state: str, purge: bool) -> List[Change]:
         changes = super(Addresses, self).compare(current, wanted, state, purge)
         wanted_keys = set(self.key(e) for e in wanted)
         # purge leaves IPv6 link-local addresses alone (state=absent may still remove a listed one)
@@ -96,7 +97,7 @@ class Addresses(Resource):
                         deleted.add(self.key(have))
         return changes
 
-    def apply(self, changes):
+    def apply(self, changes: List[Change]) -> None:
         super(Addresses, self).apply(changes)
         if any(c.op == 'delete' for c in changes) and self.params.get('state', 'present') == 'present':
             # a deleted primary IPv4 address takes its subnet's secondaries along: put back wanted ones
@@ -105,14 +106,14 @@ class Addresses(Resource):
                 if self.key(entry) not in there:
                     self.add(entry)
 
-    def _request(self, entry):
+    def _request(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         index = self._index()
         if index is None:
             raise PodnetError('dev: device %r does not exist in %s' % (self.params['dev'], self.nl.where))
         return dict(index=index, address=entry['address'], prefixlen=entry['prefixlen'],
                     family=socket.AF_INET if entry['family'] == 4 else socket.AF_INET6)
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         try:
             self.nl.ipr.addr('add', **self._request(entry))
         except NetlinkError as exc:
@@ -120,7 +121,7 @@ class Addresses(Resource):
                 raise PodnetError('add address %s to %s failed: %s (errno %s)'
                                   % (self.describe(entry), self.params['dev'], exc, exc.code))
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         try:
             self.nl.ipr.addr('del', **self._request(entry))
         except NetlinkError as exc:
@@ -128,5 +129,5 @@ class Addresses(Resource):
                 raise PodnetError('delete address %s from %s failed: %s (errno %s)'
                                   % (self.describe(entry), self.params['dev'], exc, exc.code))
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         return '%s/%d' % (entry['address'], entry['prefixlen'])

@@ -17,6 +17,7 @@ again, with the MTU and MAC of the old device unless the user gave others
 from __future__ import annotations
 
 import errno
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     IFF_UP,
@@ -31,12 +32,12 @@ from ansible_collections.openkube.podnet.plugins.module_utils._resource import R
 class Device(Resource):
     """Subclasses set ``kind``, ``compared``, ``immutable`` and implement ``read_data``/``create_request``."""
 
-    kind = None
+    kind: Optional[str] = None
     #: fields changed in place by ``link('set')``: entry field -> IPRoute keyword
     in_place = dict(mtu='mtu', mac='address')
 
     # ---- reading ------------------------------------------------------
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         name = self.params['name']
         msg = self.nl.get_link(name)
         if msg is None:
@@ -54,11 +55,11 @@ class Device(Resource):
             entry.update(self.read_data(msg, data))
         return [entry]
 
-    def read_data(self, msg, data):
+    def read_data(self, msg: Any, data: Any) -> Dict[str, Any]:
         """The kind-specific fields of an existing device of our kind."""
         raise NotImplementedError
 
-    def link_name(self, index):
+    def link_name(self, index: Optional[int]) -> Optional[str]:
         """Name of the underlay device with ``index`` (None for 0/None)."""
         if not index:
             return None
@@ -67,7 +68,7 @@ class Device(Resource):
         except NetlinkError:  # in another namespace or gone
             return 'if%d' % index
 
-    def underlay_index(self, entry):
+    def underlay_index(self, entry: Dict[str, Any]) -> Optional[int]:
         if not entry.get('dev'):
             return None
         index = self.nl.ifindex(entry['dev'])
@@ -77,24 +78,24 @@ class Device(Resource):
         return index
 
     # ---- policy -------------------------------------------------------
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> str:
         return entry['name']
 
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         return entry.get('kind') == self.kind
 
-    def conflict(self, current, wanted, fields):
+    def conflict(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         raise PodnetError(
             'device %s exists in %s but is a %s device, not %s; refusing to change or delete it '
             '(choose another name, or remove that device yourself)'
             % (current['name'], self.nl.where, current['kind'], self.kind))
 
     # ---- writing ------------------------------------------------------
-    def create_request(self, entry):
+    def create_request(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         """IPRoute ``link('add')`` keywords for the kind-specific fields."""
         raise NotImplementedError
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         request = dict(ifname=entry['name'], kind=self.kind)
         request.update(self.create_request(entry))
         for field, keyword in self.in_place.items():
@@ -115,16 +116,16 @@ class Device(Resource):
             self.nl.call('set %s up' % entry['name'], 'link', 'set',
                          index=self.nl.ifindex(entry['name']), state='up')
 
-    def eexist_hint(self, entry):
+    def eexist_hint(self, entry: Dict[str, Any]) -> str:
         return 'another %s device with the same parameters exists' % self.kind
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         index = self.nl.ifindex(entry['name'])
         if index is not None:
             self.nl.call('delete %s device %s' % (self.kind, entry['name']), 'link', 'del', index=index)
         self.nl.forget_links()
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         index = self.nl.ifindex(current['name'])
         request = dict((self.in_place[f], wanted[f]) for f in fields if f in self.in_place)
         if 'up' in fields:

@@ -18,6 +18,8 @@ MAC is replaced by the permanent one.
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Tuple
+
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
@@ -40,10 +42,10 @@ ARGSPEC = dict(
 )
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     v.ifname('dev', params['dev'])
     present = params['state'] == 'present'
-    entries, seen = [], {}
+    entries, seen = [], {}  # type: List[Dict[str, Any]], Dict[str, int]
     for i, item in enumerate(params['entries'] or []):
         name = 'entries[%d]' % i
         mac = v.mac(name + '.mac', item['mac'])
@@ -60,7 +62,7 @@ def wanted_from_params(params):
     return entries
 
 
-def _unicast(mac):
+def _unicast(mac: str) -> bool:
     return mac != '00:00:00:00:00:00' and not int(mac[:2], 16) & 1
 
 
@@ -68,7 +70,7 @@ class FdbTable(Resource):
     result_key = 'entries'
     compared = ('dst', 'permanent')
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         index = self.nl.ifindex(self.params['dev'])
         if index is None:
             return []
@@ -85,37 +87,37 @@ class FdbTable(Resource):
             entries.append(dict(mac=mac, dst=str(v.ip_address('NDA_DST', dst)), permanent=permanent))
         return entries
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> str:
         return entry['mac']
 
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         return bool(entry.get('permanent'))
 
-    def conflict(self, current, wanted, fields):
+    def conflict(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         """A learned entry for a wanted MAC: replaced by the permanent one (no error)."""
 
-    def _index(self, entry):
+    def _index(self, entry: Dict[str, Any]) -> int:
         index = self.nl.ifindex(self.params['dev'])
         if index is None:
             raise PodnetError('FDB entry %s: device %s does not exist in %s'
                               % (entry['mac'], self.params['dev'], self.nl.where))
         return index
 
-    def _write(self, command, entry):
+    def _write(self, command: str, entry: Dict[str, Any]) -> None:
         self.nl.call('%s FDB entry %s' % (command, self.describe(entry)), 'fdb', command,
                      ifindex=self._index(entry), lladdr=entry['mac'], dst=entry['dst'],
                      state=NUD_PERMANENT | NUD_NOARP, flags=NTF_SELF)
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         self._write('append', entry)
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         self._write('replace', wanted)
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         self._write('del', entry)
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         text = [entry['mac']]
         if entry.get('dst'):
             text.append('dst %s' % entry['dst'])

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, inside_netns
@@ -57,7 +58,7 @@ ARGSPEC = dict(
 )
 
 
-def normalise_rule(rule):
+def normalise_rule(rule: Any) -> str:
     """One rule as compared: whitespace collapsed, protocol 4 by number."""
     words = str(rule).split()
     for i, word in enumerate(words[:-1]):
@@ -67,7 +68,7 @@ def normalise_rule(rule):
     return ' '.join(words)
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     entries, seen = [], set()
     for i, chain in enumerate(params.get('chains') or []):
         key = 'chains[%d]' % i
@@ -94,7 +95,7 @@ def wanted_from_params(params):
     return entries
 
 
-def _binary(params, suffix):
+def _binary(params: Dict[str, Any], suffix: str) -> str:
     base = params.get('iptables') or 'iptables'
     name = base + suffix
     if os.path.isabs(name):
@@ -107,9 +108,9 @@ def _binary(params, suffix):
                       'iptables-save and iptables-restore)' % name)
 
 
-def parse_save(text):
+def parse_save(text: str) -> List[Dict[str, Any]]:
     """Owned chains and jumps to them from ``iptables-save -t filter`` output."""
-    chains, jumps, in_table = {}, [], False
+    chains, jumps, in_table = {}, [], False  # type: Dict[str, List[str]], List[Dict[str, Any]], bool
     for line in text.splitlines():
         line = line.strip()
         if line.startswith('*'):
@@ -139,7 +140,7 @@ class Firewall(Resource):
     result_key = 'entries'
     compared = ('rules',)
 
-    def _run(self, suffix, args, input_text=None):
+    def _run(self, suffix: str, args: Sequence[str], input_text: Optional[str] = None) -> str:
         cmd = [_binary(self.params, suffix)] + list(args)
         with inside_netns(self.params.get('netns')):
             try:
@@ -152,21 +153,21 @@ class Firewall(Resource):
                 '\ninput was:\n' + input_text if input_text else ''))
         return proc.stdout
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         return parse_save(self._run('-save', ['-t', TABLE]))
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> Tuple[str, str]:
         return (entry['kind'], entry['name'])
 
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         return (entry['target'] if entry['kind'] == 'jump' else entry['name']).startswith(PREFIX)
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         if entry['kind'] == 'jump':
             return 'jump %s -A %s -j %s' % (TABLE, entry['chain'], entry['target'])
         return 'chain %s %s [%s]' % (TABLE, entry['name'], '; '.join(entry['rules']))
 
-    def restore_input(self, changes):
+    def restore_input(self, changes: List[Change]) -> str:
         """One iptables-restore --noflush transaction for all the changes, in a safe order:
         fill chains, then add jumps to them, then remove jumps, then remove the chains."""
         fill, add_jumps, del_jumps, del_chains = [], [], [], []
@@ -183,11 +184,11 @@ class Firewall(Resource):
                 add_jumps.append('-I %s 1 -j %s' % (entry['chain'], entry['target']))
         return '\n'.join(['*' + TABLE] + fill + add_jumps + del_jumps + del_chains + ['COMMIT', ''])
 
-    def apply(self, changes):
+    def apply(self, changes: List[Change]) -> None:
         self._run('-restore', ['-w', '--noflush'], self.restore_input(changes))
 
-    def add(self, entry):  # pragma: no cover - apply() writes every change in one transaction
+    def add(self, entry: Dict[str, Any]) -> None:  # pragma: no cover - apply() writes every change in one transaction
         self.apply([Change('add', after=entry)])
 
-    def delete(self, entry):  # pragma: no cover
+    def delete(self, entry: Dict[str, Any]) -> None:  # pragma: no cover
         self.apply([Change('delete', before=entry)])

@@ -13,6 +13,7 @@ does; learned entries for other addresses are neither listed nor touched.
 from __future__ import annotations
 
 import socket
+from typing import Any, Dict, List, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
@@ -36,17 +37,17 @@ ARGSPEC = dict(
 )
 
 
-def state_name(state):
+def state_name(state: int) -> str:
     for bit in sorted(NUD_NAMES, reverse=True):
         if bit and state & bit:
             return NUD_NAMES[bit]
     return 'none'
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     v.ifname('dev', params['dev'])
     present = params['state'] == 'present'
-    entries, seen = [], {}
+    entries, seen = [], {}  # type: List[Dict[str, Any]], Dict[str, int]
     for i, item in enumerate(params['neighbors'] or []):
         name = 'neighbors[%d]' % i
         ip = str(v.ip_address(name + '.ip', item['ip']))
@@ -64,7 +65,7 @@ class NeighborTable(Resource):
     result_key = 'neighbors'
     compared = ('lladdr', 'state')
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         index = self.nl.ifindex(self.params['dev'])
         if index is None:
             return []
@@ -84,39 +85,39 @@ class NeighborTable(Resource):
                                     state=state_name(msg['state'])))
         return entries
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> str:
         return entry['ip']
 
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         return entry.get('state') == 'permanent'
 
-    def conflict(self, current, wanted, fields):
+    def conflict(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         """A learned entry for a wanted address: replaced by the permanent one (no error)."""
 
-    def _index(self, entry):
+    def _index(self, entry: Dict[str, Any]) -> int:
         index = self.nl.ifindex(self.params['dev'])
         if index is None:
             raise PodnetError('neighbour %s: device %s does not exist in %s'
                               % (entry['ip'], self.params['dev'], self.nl.where))
         return index
 
-    def _write(self, command, entry):
+    def _write(self, command: str, entry: Dict[str, Any]) -> None:
         self.nl.call('%s neighbour %s' % (command, self.describe(entry)), 'neigh', command,
                      dst=entry['ip'], lladdr=entry['lladdr'], ifindex=self._index(entry),
                      state=NUD_PERMANENT, family=socket.AF_INET6 if ':' in entry['ip'] else socket.AF_INET)
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         self._write('replace', entry)
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         self._write('replace', wanted)
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         self.nl.call('delete neighbour %s' % self.describe(entry), 'neigh', 'del',
                      dst=entry['ip'], ifindex=self._index(entry),
                      family=socket.AF_INET6 if ':' in entry['ip'] else socket.AF_INET)
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         text = [entry['ip']]
         if entry.get('lladdr'):
             text.append('lladdr %s' % entry['lladdr'])

@@ -30,9 +30,10 @@ import importlib.util
 import os
 import sys
 import traceback
+from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Tuple
 
 
-def _register_bare_package(name):
+def _register_bare_package(name: str) -> None:
     """Put package ``name`` in sys.modules without running its ``__init__``, so that importing one
     of its submodules loads that submodule and what it needs, nothing else.
 
@@ -64,10 +65,10 @@ except ImportError:  # pragma: no cover - reported by the module through missing
 NETNS_RUN_DIR = '/run/netns'
 CLONE_NEWNET = 0x40000000
 MIN_PYROUTE2 = (0, 7, 2)
-_LIBC = []
+_LIBC: List[Any] = []
 
 
-def _version_tuple(text):
+def _version_tuple(text: Any) -> Optional[Tuple[int, ...]]:
     parts = []
     for field in str(text or '').split('.')[:3]:
         digits = field[:len(field) - len(field.lstrip('0123456789'))]  # '12rc1' -> '12'
@@ -77,7 +78,7 @@ def _version_tuple(text):
     return tuple(parts) or None
 
 
-def version_beside(locations):
+def version_beside(locations: Iterable[str]) -> Optional[Tuple[int, ...]]:
     """The version in the name of a ``pyroute2-X.Y.Z.dist-info`` (or ``.egg-info``) folder beside one
     of the package's ``locations`` (its ``__path__``), or None."""
     for location in locations:
@@ -95,7 +96,7 @@ def version_beside(locations):
     return None
 
 
-def pyroute2_version():
+def pyroute2_version() -> Optional[Tuple[int, ...]]:
     """The installed pyroute2's version as a tuple of ints, or None when it does not say.
 
     Read from the install's metadata folder beside the package (``pyroute2-X.Y.Z.dist-info`` or
@@ -123,7 +124,7 @@ def pyroute2_version():
     return _version_tuple(text)
 
 
-def pyroute2_problem():
+def pyroute2_problem() -> str:
     """A sentence saying why this host's pyroute2 cannot be used, or '' when it can (or is not
     installed at all: missing_required_lib says that). Read from the package's metadata, so that a
     version too old to import is named too."""
@@ -137,7 +138,7 @@ def pyroute2_problem():
     return ''
 
 
-def _setns(fd, what):
+def _setns(fd: int, what: str) -> None:
     if not _LIBC:
         _LIBC.append(ctypes.CDLL(None, use_errno=True))
     if _LIBC[0].setns(fd, CLONE_NEWNET) != 0:
@@ -145,11 +146,11 @@ def _setns(fd, what):
         raise OSError(err, 'setns(%s): %s' % (what, os.strerror(err)))
 
 
-def _netns_path(name):
+def _netns_path(name: str) -> str:
     return name if name.startswith('/') else os.path.join(NETNS_RUN_DIR, name)
 
 
-def enter_netns(name):
+def enter_netns(name: str) -> None:
     """Move this thread into network namespace ``name`` (a name in /run/netns, or a path) for good."""
     path = _netns_path(name)
     fd = os.open(path, os.O_RDONLY)
@@ -160,7 +161,7 @@ def enter_netns(name):
 
 
 @contextlib.contextmanager
-def in_netns(name, failure=None):
+def in_netns(name: Optional[str], failure: Optional[str] = None) -> Iterator[None]:
     """Run the block with this thread in network namespace ``name`` (None: stay where it is), then
     come back. The namespace is never created: a missing one raises ``FileNotFoundError``, or with
     ``failure`` (a format with ``name`` and ``error``) a :class:`PodnetError` saying so."""
@@ -183,12 +184,12 @@ def in_netns(name, failure=None):
         os.close(own)
 
 
-def inside_netns(name):
+def inside_netns(name: Optional[str]) -> ContextManager[None]:
     """:func:`in_netns` for a module's reads and writes under /proc/sys and netfilter."""
     return in_netns(name, failure='cannot enter network namespace %(name)r: %(error)s')
 
 
-def open_iproute(netns=None):
+def open_iproute(netns: Optional[str] = None) -> Any:
     """An ``IPRoute`` socket in namespace ``netns`` (None: this thread's own), on every supported pyroute2."""
     with in_netns(netns):
         return IPRoute()
@@ -197,7 +198,7 @@ def open_iproute(netns=None):
 IFF_UP = 0x1  # a link's flags: administratively up
 
 
-def link_kind(msg):
+def link_kind(msg: Any) -> Optional[str]:
     """A link message's kind (vxlan, ipip, veth, ...), None for a device without one (a physical NIC)."""
     info = msg.get_attr('IFLA_LINKINFO')
     return info.get_attr('IFLA_INFO_KIND') if info is not None else None
@@ -207,7 +208,7 @@ class PodnetError(Exception):
     """An error the module reports with fail_json (message already user-facing)."""
 
 
-def netns_exists(name):
+def netns_exists(name: str) -> bool:
     """Is /run/netns/NAME a namespace? (a file there that is no mount is what an interrupted creation left)"""
     path = _netns_path(name)
     return os.path.exists(path) and os.path.ismount(path)
@@ -218,7 +219,7 @@ def netns_exists(name):
 NETNS_CREATE_TIMEOUT = 60
 
 
-def create_netns(name):
+def create_netns(name: str) -> None:
     """Create the named namespace with pyroute2, on every supported version, with room for a slow machine.
     A mount point left by an interrupted creation (a plain file) is removed before and after a failure."""
     from pyroute2 import config, netns
@@ -237,7 +238,7 @@ def create_netns(name):
             config.default_communicate_timeout = before
 
 
-def _remove_stale(path):
+def _remove_stale(path: str) -> None:
     if os.path.exists(path) and not os.path.ismount(path):
         try:
             os.unlink(path)
@@ -245,7 +246,7 @@ def _remove_stale(path):
             pass
 
 
-def describe_netlink_error(exc, action):
+def describe_netlink_error(exc: BaseException, action: str) -> str:
     code = getattr(exc, 'code', 0)
     text = os.strerror(code) if code else str(exc)
     return '%s failed: %s (errno %s)' % (action, text, code)
@@ -254,11 +255,11 @@ def describe_netlink_error(exc, action):
 class Netlink(object):
     """One IPRoute socket, in the root namespace of the target or in a named one."""
 
-    def __init__(self, netns=None):
+    def __init__(self, netns: Optional[str] = None) -> None:
         self.netns = netns
         self.ns_missing = False
-        self.ipr = None
-        self._index_cache = {}
+        self.ipr: Any = None
+        self._index_cache: Dict[str, Optional[int]] = {}
         if netns and not netns_exists(netns):
             self.ns_missing = True
             return
@@ -268,33 +269,33 @@ class Netlink(object):
             self.ns_missing = True
 
     @property
-    def where(self):
+    def where(self) -> str:
         return 'namespace %s' % self.netns if self.netns else 'the root namespace'
 
-    def close(self):
+    def close(self) -> None:
         if self.ipr is not None:
             self.ipr.close()
             self.ipr = None
 
-    def __enter__(self):
+    def __enter__(self) -> Netlink:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def require(self):
+    def require(self) -> None:
         """Fail unless the namespace exists (needed before any write)."""
         if self.ns_missing:
             raise PodnetError('network namespace %r does not exist on this host' % self.netns)
 
-    def call(self, action, method, *args, **kwargs):
+    def call(self, action: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run one netlink request; turn NetlinkError into PodnetError naming the action."""
         try:
             return getattr(self.ipr, method)(*args, **kwargs)
         except NetlinkError as exc:
             raise PodnetError(describe_netlink_error(exc, action))
 
-    def ifindex(self, name):
+    def ifindex(self, name: str) -> Optional[int]:
         """The index of link ``name``, or None (also when the namespace is missing)."""
         if self.ipr is None:
             return None
@@ -303,7 +304,7 @@ class Netlink(object):
             self._index_cache[name] = found[0] if found else None
         return self._index_cache[name]
 
-    def ifname(self, index):
+    def ifname(self, index: int) -> str:
         for name, idx in self._index_cache.items():
             if idx == index:
                 return name
@@ -312,10 +313,10 @@ class Netlink(object):
         self._index_cache[name] = index
         return name
 
-    def forget_links(self):
+    def forget_links(self) -> None:
         self._index_cache = {}
 
-    def get_link(self, name):
+    def get_link(self, name: str) -> Any:
         """The link message for ``name``, or None."""
         index = self.ifindex(name)
         if index is None:
@@ -328,5 +329,5 @@ class Netlink(object):
             raise
 
 
-def ignore_errno(exc, *codes):
+def ignore_errno(exc: BaseException, *codes: int) -> bool:
     return isinstance(exc, NetlinkError) and exc.code in codes

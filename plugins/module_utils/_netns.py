@@ -12,6 +12,7 @@ a listing for a substring, so ``pnt-abc`` is not taken for present when only
 from __future__ import annotations
 
 import os
+from typing import Any, Dict, List
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
@@ -32,25 +33,25 @@ ARGSPEC = dict(
 )
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     return [dict(name=v.nsname('name', params['name']))]
 
 
-def netns_path(name):
+def netns_path(name: str) -> str:
     return os.path.join(NETNS_RUN_DIR, name)
 
 
 class Namespace(Resource):
     result_key = 'namespaces'
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         # Exactly the wanted paths: a namespace is present when its own file exists.
         return [dict(name=entry['name']) for entry in self.wanted if netns_exists(entry['name'])]
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> str:
         return entry['name']
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         try:
             create_netns(entry['name'])
         except (OSError, TimeoutError, RuntimeError) as exc:
@@ -59,7 +60,7 @@ class Namespace(Resource):
             raise PodnetError('create network namespace %r failed: %s was not made'
                               % (entry['name'], netns_path(entry['name'])))
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         try:
             pyroute2_netns.remove(entry['name'])
         except FileNotFoundError:
@@ -67,5 +68,5 @@ class Namespace(Resource):
         except OSError as exc:
             raise PodnetError('remove network namespace %r failed: %s' % (entry['name'], exc))
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         return 'network namespace %s' % entry['name']

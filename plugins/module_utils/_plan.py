@@ -41,10 +41,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import posixpath
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, TypeVar, Union
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import (
     CROSSSUBNET_ENCAPS, ENCAPS, MODES, devices_not_wanted, mode_encap)
+
+T = TypeVar('T')
 
 #: rp_filter on the tunnel device: 2 = loose (see device_sysctl in host_plan)
 TUNNEL_RP_FILTER = '2'
@@ -78,11 +81,11 @@ class PlanError(v.ValidationError):
     """An inventory that cannot be planned; the message names host, variable and value."""
 
 
-def _host_fail(host, var, value, why):
+def _host_fail(host: str, var: str, value: Any, why: str) -> NoReturn:
     raise PlanError('%s: %s %r %s' % (host, var, value, why))
 
 
-def _check(host, var, validator, value, *args):
+def _check(host: str, var: str, validator: Callable[..., T], value: Any, *args: Any) -> T:
     """Run a validator and re-word its error as 'host: variable value why'."""
     try:
         return validator(var, value, *args)
@@ -93,7 +96,7 @@ def _check(host, var, validator, value, *args):
         raise PlanError('%s: %s %s' % (host, var, text))
 
 
-def vtep_mac(node_ip):
+def vtep_mac(node_ip: Union[str, v.IPAddress]) -> str:
     """A stable, locally administered unicast MAC derived from the node IP.
 
     Every host computes every peer's VTEP MAC the same way, and re-creating a
@@ -103,7 +106,7 @@ def vtep_mac(node_ip):
     return ':'.join('%02x' % o for o in octets)
 
 
-def normalise_settings(host, raw):
+def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     """The host's own settings (mode, devices, VNI, port, pods), validated."""
     s = dict(DEFAULTS)
     s.update(dict((k, val) for k, val in raw.items() if val is not None))
@@ -140,7 +143,7 @@ def normalise_settings(host, raw):
     return s
 
 
-def normalise_node(host, hostvars):
+def normalise_node(host: str, hostvars: Dict[str, Any]) -> Dict[str, Any]:
     """One cluster member's inventory data, validated."""
     for var in ('podnet_node_ip', 'podnet_pod_cidr'):
         if hostvars.get(var) in (None, ''):
@@ -158,7 +161,7 @@ def normalise_node(host, hostvars):
                 vtep_mac=mac, _net=pod_cidr, _ip=node_ip)
 
 
-def validate_cluster(members):
+def validate_cluster(members: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
     """members: list of (host, hostvars). Returns normalised nodes; raises PlanError on the first problem."""
     if not members:
         raise PlanError('the cluster group has no hosts (podnet_cluster_group)')
@@ -182,10 +185,10 @@ def validate_cluster(members):
 POD_KEYS = ('name', 'ip', 'host_dev')
 
 
-def _pods(host, node, settings, mtu):
+def _pods(host: str, node: Dict[str, Any], settings: Dict[str, Any], mtu: int) -> List[Dict[str, Any]]:
     net = node['_net']
     gateway = net.network_address + GATEWAY_OFFSET
-    pods, seen_ips, seen_names = [], {}, {}
+    pods, seen_ips, seen_names = [], {}, {}  # type: List[Dict[str, Any]], Dict[Any, str], Dict[Any, str]
     for i, pod in enumerate(settings['pods']):
         var = 'podnet_pods[%d]' % i
         if not isinstance(pod, dict) or not pod.get('name'):
@@ -210,7 +213,8 @@ def _pods(host, node, settings, mtu):
     return pods
 
 
-def host_plan(members, host, raw_settings, facts, validated=False):
+def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_settings: Dict[str, Any], facts: Dict[str, Any],
+              validated: bool = False) -> Dict[str, Any]:
     """The plan of ``host``.
 
     members: list of (host, hostvars) of the cluster group; raw_settings: the
@@ -222,7 +226,7 @@ def host_plan(members, host, raw_settings, facts, validated=False):
     """
     nodes = [normalise_node(h, hv) for h, hv in members] if validated else validate_cluster(members)
     settings = normalise_settings(host, raw_settings)
-    me = [n for n in nodes if n['name'] == host]
+    me: Any = [n for n in nodes if n['name'] == host]
     if not me:
         raise PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range to plan' % host)
     me = me[0]
@@ -321,7 +325,8 @@ def host_plan(members, host, raw_settings, facts, validated=False):
     return plan
 
 
-def _refuse_clashes(host, me, settings, encap, pods, links):
+def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], encap: str, pods: List[Dict[str, Any]],
+                    links: Optional[Dict[str, Dict[str, Any]]]) -> None:
     """Refuse names, VNIs and ports that a device the collection does not own already uses.
 
     ``links`` is node_facts' table of the host's links ({name: {kind, vni, port, local, remote}});
@@ -363,7 +368,7 @@ def _refuse_clashes(host, me, settings, encap, pods, links):
                            % (name, me['node_ip']))
 
 
-def _firewall(me, peers, settings, encap):
+def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[str, Any], encap: str) -> Dict[str, Any]:
     """The collection's own iptables chains (module openkube.podnet.firewall).
 
     PODNET-FORWARD (jumped to from FORWARD) accepts traffic from and to this host's pods, so that a
@@ -389,7 +394,7 @@ def _firewall(me, peers, settings, encap):
     return dict(chains=chains, purge=True, iptables=settings['iptables'])
 
 
-def peer_prefixes(me, peers):
+def peer_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]]) -> List[str]:
     """The fewest IPv4 prefixes whose union is exactly the peers' node IPs and this host's own."""
     if not peers:
         return []

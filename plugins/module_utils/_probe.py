@@ -13,6 +13,7 @@ import select
 import socket
 import struct
 import time
+from typing import Any, Dict, List, Optional, Tuple
 
 IP_MTU_DISCOVER = 10
 IP_PMTUDISC_DO = 2
@@ -20,7 +21,7 @@ ETH_P_IP = 0x0800
 ETH_P_ALL = 0x0003
 
 
-def _checksum(data):
+def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b'\0'
     total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
@@ -29,11 +30,12 @@ def _checksum(data):
     return ~total & 0xffff
 
 
-def ping(target, count=3, timeout=1.0, size=56, dont_fragment=False, ident=None):
+def ping(target: str, count: int = 3, timeout: float = 1.0, size: int = 56, dont_fragment: bool = False,
+         ident: Optional[int] = None) -> Dict[str, Any]:
     """Send ``count`` echo requests of ``size`` payload bytes; return a result dict:
     sent, received, error (e.g. 'Message too long'), rtt_ms (list)."""
     ident = (ident if ident is not None else os.getpid()) & 0xffff
-    result = dict(target=target, sent=0, received=0, error=None, rtt_ms=[], size=size, dont_fragment=dont_fragment)
+    result: Dict[str, Any] = dict(target=target, sent=0, received=0, error=None, rtt_ms=[], size=size, dont_fragment=dont_fragment)
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     try:
         if dont_fragment:
@@ -68,7 +70,7 @@ def ping(target, count=3, timeout=1.0, size=56, dont_fragment=False, ident=None)
     return result
 
 
-def classify(frame, vxlan_port):
+def classify(frame: bytes, vxlan_port: int) -> Optional[Dict[str, Any]]:
     """Classify one Ethernet frame seen on the underlay: returns a dict or None.
 
     encap is 'ipip' (IP protocol 4), 'vxlan' (UDP to vxlan_port; vni read from
@@ -106,11 +108,12 @@ def classify(frame, vxlan_port):
     return info
 
 
-def capture(dev, seconds, stop_file=None, vxlan_port=8472, limit=10000):
+def capture(dev: str, seconds: float, stop_file: Optional[str] = None, vxlan_port: int = 8472,
+            limit: int = 10000) -> List[Dict[str, Any]]:
     """Capture frames arriving on ``dev`` (incoming only) until ``seconds`` pass or
     ``stop_file`` exists; return the classified observations, de-duplicated with counts."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    seen = {}
+    seen: Dict[Tuple[Tuple[str, Any], ...], int] = {}
     try:
         sock.bind((dev, 0))
         end = time.time() + seconds

@@ -22,6 +22,8 @@ construction: the same comparison decides both.
 
 from __future__ import annotations
 
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple, Type
+
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     pyroute2_problem,
@@ -45,23 +47,24 @@ class NoKernel(object):
     where = 'the host'
     ns_missing = False
 
-    def require(self):
+    def require(self) -> None:
         pass
 
-    def forget_links(self):
+    def forget_links(self) -> None:
         pass
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
 class Change(object):
     __slots__ = ('op', 'before', 'after', 'fields')
 
-    def __init__(self, op, before=None, after=None, fields=None):
+    def __init__(self, op: str, before: Optional[Dict[str, Any]] = None, after: Optional[Dict[str, Any]] = None,
+                 fields: Optional[Dict[str, Tuple[Any, Any]]] = None) -> None:
         self.op = op  # 'add', 'update' or 'delete'
-        self.before = before
-        self.after = after
+        self.before: Any = before
+        self.after: Any = after
         self.fields = fields or {}
 
 
@@ -71,60 +74,60 @@ class Resource(object):
     #: key in the module result under which the entries after the run are returned
     result_key = 'entries'
     #: fields that cannot change in place: a difference there means delete and re-add
-    immutable = ()
+    immutable: Tuple[str, ...] = ()
     #: fields compared between current and wanted entries (None in wanted = do not care)
-    compared = ()
+    compared: Tuple[str, ...] = ()
     #: set by converge: a read in check mode may predict what earlier steps would create
     check_mode = False
 
-    def __init__(self, nl, params, wanted):
+    def __init__(self, nl: Any, params: Dict[str, Any], wanted: List[Dict[str, Any]]) -> None:
         self.nl = nl
         self.params = params
         self.wanted = wanted
 
     # ---- to implement -------------------------------------------------
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         """Current entries in scope, as normalised dicts."""
         raise NotImplementedError
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> Hashable:
         raise NotImplementedError
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         """Change ``fields`` of ``current`` in place; by default delete and add."""
         self.delete(current)
         self.add(self.merged(current, wanted))
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         return ' '.join('%s %s' % (k, v) for k, v in sorted(entry.items()) if v not in (None, False))
 
-    def tidy(self):
+    def tidy(self) -> None:
         """Bookkeeping after a real run, changed or not (the sysctl ledger forgets what is done with)."""
 
     # ---- overridable policy ------------------------------------------
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         """May the collection change or delete this entry? (purge and absent act only on owned ones)"""
         return True
 
-    def differences(self, current, wanted):
+    def differences(self, current: Dict[str, Any], wanted: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
         return dict(
             (field, (current.get(field), wanted[field]))
             for field in self.compared
             if wanted.get(field) is not None and current.get(field) != wanted[field]
         )
 
-    def merged(self, current, wanted):
+    def merged(self, current: Dict[str, Any], wanted: Dict[str, Any]) -> Dict[str, Any]:
         entry = dict(current)
         entry.update((k, v) for k, v in wanted.items() if v is not None)
         return entry
 
-    def conflict(self, current, wanted, fields):
+    def conflict(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         raise PodnetError(
             '%s exists in %s but is not owned by openkube.podnet (%s); refusing to change it'
             % (self.describe(current), self.nl.where,
@@ -132,7 +135,7 @@ class Resource(object):
         )
 
     # ---- the shared comparison ---------------------------------------
-    def compare(self, current, wanted, state, purge):
+    def compare(self, current: List[Dict[str, Any]], wanted: List[Dict[str, Any]], state: str, purge: bool) -> List[Change]:
         by_key = dict((self.key(entry), entry) for entry in current)
         wanted_keys = set()
         deletes, updates, adds = [], [], []
@@ -158,11 +161,11 @@ class Resource(object):
                     deletes.append(Change('delete', before=have))
         return deletes + updates + adds
 
-    def recreates(self, change):
+    def recreates(self, change: Change) -> bool:
         """Must this update delete and re-add the entry? (by default: an immutable field differs)"""
         return bool(set(change.fields) & set(self.immutable))
 
-    def apply(self, changes):
+    def apply(self, changes: List[Change]) -> None:
         for change in changes:
             if change.op == 'delete':
                 self.delete(change.before)
@@ -174,7 +177,7 @@ class Resource(object):
             else:
                 self.update(change.before, change.after, change.fields)
 
-    def action_text(self, change):
+    def action_text(self, change: Change) -> str:
         if change.op == 'delete':
             return 'delete %s' % self.describe(change.before)
         if change.op == 'add':
@@ -184,7 +187,7 @@ class Resource(object):
             '%s: %s -> %s' % (f, c, w) for f, (c, w) in sorted(change.fields.items())))
 
 
-def predicted(resource, current, changes):
+def predicted(resource: Resource, current: List[Dict[str, Any]], changes: List[Change]) -> List[Dict[str, Any]]:
     """The entries as they will be after ``changes``: the diff's 'after'.
 
     Entries are taken out one by one (the very ``before`` of a change), not by key: the kernel
@@ -205,11 +208,12 @@ def predicted(resource, current, changes):
     return after
 
 
-def _sorted(entries):
+def _sorted(entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return sorted(entries, key=lambda e: repr(sorted(e.items())))
 
 
-def converge(resource, wanted, state='present', purge=False, check_mode=False):
+def converge(resource: Resource, wanted: List[Dict[str, Any]], state: str = 'present', purge: bool = False,
+             check_mode: bool = False) -> Dict[str, Any]:
     """Compare and apply; return the module result (without 'diff' formatting)."""
     resource.check_mode = check_mode
     current = resource.read() if resource.nl.ipr is not None else []
@@ -233,7 +237,7 @@ def converge(resource, wanted, state='present', purge=False, check_mode=False):
     )
 
 
-def require_pyroute2(module):
+def require_pyroute2(module: Any) -> None:
     """Fail the module, before anything is read or changed, unless a supported pyroute2 is importable."""
     problem = pyroute2_problem()
     if problem:
@@ -243,7 +247,8 @@ def require_pyroute2(module):
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
 
 
-def run_module(module, resource_cls, wanted_from_params, purge_option=True):
+def run_module(module: Any, resource_cls: Type[Resource], wanted_from_params: Callable[[Dict[str, Any]], List[Dict[str, Any]]],
+               purge_option: bool = True) -> None:
     """The whole life of a module run: validate, open netlink, converge, report.
 
     ``wanted_from_params(params)`` validates every option and returns the list

@@ -13,6 +13,7 @@ not an overwrite.
 from __future__ import annotations
 
 import socket
+from typing import Any, Dict, List, Set, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
@@ -42,7 +43,7 @@ ARGSPEC = dict(
 )
 
 
-def normalise(name, route):
+def normalise(name: str, route: Dict[str, Any]) -> Dict[str, Any]:
     """A validated, normalised route entry from user input (raises ValidationError)."""
     dst = v.route_dst(name + '.dst', route['dst'])
     via = v.optional(v.ip_address, name + '.via', route.get('via'))
@@ -76,9 +77,9 @@ def normalise(name, route):
     )
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     routes = [normalise('routes[%d]' % i, r) for i, r in enumerate(params['routes'] or [])]
-    seen = {}
+    seen: Dict[Tuple[int, str, int], int] = {}
     for i, r in enumerate(routes):
         key = (r['table'], r['dst'], r['metric'])
         if key in seen:
@@ -92,10 +93,10 @@ class RouteTable(Resource):
     result_key = 'routes'
     compared = ('via', 'dev', 'onlink', 'scope')
 
-    def tables(self):
+    def tables(self) -> Set[int]:
         return set(r['table'] for r in self.wanted) or set([254])
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         tables = self.tables()
         entries = []
         for family in (socket.AF_INET, socket.AF_INET6):
@@ -120,13 +121,13 @@ class RouteTable(Resource):
                 ))
         return entries
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> Tuple[int, str, int]:
         return (entry['table'], entry['dst'], entry['metric'])
 
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         return entry.get('proto') == v.ROUTE_PROTO
 
-    def _request(self, entry):
+    def _request(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         request = dict(dst=entry['dst'], table=entry['table'], proto=v.ROUTE_PROTO,
                        scope=SCOPES.get(entry['scope'], 0), type=RTN_UNICAST)
         if entry['metric']:
@@ -143,20 +144,20 @@ class RouteTable(Resource):
             request['flags'] = RTNH_F_ONLINK
         return request
 
-    def apply(self, changes):
+    def apply(self, changes: List[Any]) -> None:
         # Every device must exist before the first write, so that a missing one changes nothing.
         for change in changes:
             if change.op != 'delete' and change.after.get('dev'):
                 self._request(change.after)
         super(RouteTable, self).apply(changes)
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         self.nl.call('add route %s' % self.describe(entry), 'route', 'add', **self._request(entry))
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         self.nl.call('replace route %s' % self.describe(wanted), 'route', 'replace', **self._request(wanted))
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         # The scope must match too: pyroute2's default (universe) would miss a link-scope route (ESRCH).
         scope = SCOPES[entry['scope']] if entry['scope'] in SCOPES else int(entry['scope'])
         request = dict(dst=entry['dst'], table=entry['table'], proto=entry['proto'], scope=scope)
@@ -164,7 +165,7 @@ class RouteTable(Resource):
             request['priority'] = entry['metric']
         self.nl.call('delete route %s' % self.describe(entry), 'route', 'del', **request)
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         dst = entry['dst']
         if dst in ('0.0.0.0/0', '::/0'):
             dst = 'default'

@@ -28,6 +28,7 @@ import errno
 import json
 import os
 import re
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, inside_netns
@@ -49,7 +50,7 @@ ARGSPEC = dict(
 _DEVICE_PARAM = re.compile(r'^net/ipv[46]/(conf|neigh)/[^/]+/')
 
 
-def path_parts(key, name):
+def path_parts(key: str, name: Any) -> List[str]:
     """The path components of sysctl ``name``: dotted (net.ipv4.ip_forward) or slashed (net/ipv4/conf/eth0.1/rp_filter)."""
     if not isinstance(name, str) or not name.strip():
         raise v.ValidationError('%s: %r is not a sysctl name' % (key, name))
@@ -62,7 +63,7 @@ def path_parts(key, name):
     return parts
 
 
-def value_text(key, value):
+def value_text(key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise v.ValidationError('%s: %r is not a sysctl value (give a string or an integer; '
                                 'quote yes/no/true/false)' % (key, value))
@@ -72,9 +73,9 @@ def value_text(key, value):
     return text
 
 
-def comparable(text):
+def comparable(text: Any) -> List[Union[int, str]]:
     """Whitespace-separated fields; integers as integers."""
-    fields = []
+    fields: List[Union[int, str]] = []
     for field in str(text).split():
         try:
             fields.append(int(field, 10))
@@ -83,14 +84,14 @@ def comparable(text):
     return fields
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     settings = params.get('settings') or {}
     if params.get('purge') and params.get('netns'):
         raise v.ValidationError('purge: true with netns %r: the ledger of changed parameters is kept for the '
                                 "host's own namespace only; run without netns" % (params['netns'],))
     if not settings and not params.get('purge'):
         raise v.ValidationError('settings: %r is empty: name at least one kernel parameter' % (settings,))
-    entries, seen = [], {}
+    entries, seen = [], {}  # type: List[Dict[str, Any]], Dict[str, Any]
     for name in sorted(settings, key=str):
         key = 'settings[%r]' % (name,)
         parts = path_parts(key, name)
@@ -106,7 +107,7 @@ def wanted_from_params(params):
     return entries
 
 
-def _restored(value, original):
+def _restored(value: Optional[str], original: Any) -> bool:
     """Is a ledger entry done with: its parameter gone (None) or back at the original value?"""
     return value is None or comparable(value) == comparable(original)
 
@@ -115,19 +116,19 @@ class Sysctl(Resource):
     result_key = 'settings'
     compared = ('value',)
 
-    def __init__(self, nl, params, wanted):
+    def __init__(self, nl: Any, params: Dict[str, Any], wanted: List[Dict[str, Any]]) -> None:
         super(Sysctl, self).__init__(nl, params, wanted)
-        self.saved = {}  # the ledger as read by read(): parameter path -> value before the first change
+        self.saved: Dict[str, Any] = {}  # the ledger as read by read(): parameter path -> value before the first change
 
-    def _path(self, name):
+    def _path(self, name: str) -> str:
         return os.path.join(PROC_SYS, *path_parts('settings', name))
 
     @property
-    def _ledger_path(self):
+    def _ledger_path(self) -> Optional[str]:
         """The ledger file, or None inside a named namespace (only the host's own is recorded)."""
         return None if self.params.get('netns') else self.params.get('ledger')
 
-    def _load_ledger(self):
+    def _load_ledger(self) -> Dict[str, Any]:
         if not self._ledger_path:
             return {}
         try:
@@ -144,7 +145,7 @@ class Sysctl(Resource):
             raise PodnetError('ledger %s: no "saved" table; remove it to start afresh' % self._ledger_path)
         return saved
 
-    def _store_ledger(self, saved):
+    def _store_ledger(self, saved: Dict[str, Any]) -> None:
         path = self._ledger_path
         directory = os.path.dirname(path)
         try:
@@ -161,7 +162,7 @@ class Sysctl(Resource):
         except (IOError, OSError) as exc:
             raise PodnetError('ledger %s: cannot write it: %s' % (path, exc))
 
-    def _read_one(self, entry, missing_ok=False):
+    def _read_one(self, entry: Dict[str, Any], missing_ok: bool = False) -> Optional[str]:
         path = self._path(entry['name'])
         try:
             with open(path) as handle:
@@ -174,7 +175,7 @@ class Sysctl(Resource):
                                   % (entry['name'], self.nl.where, path, entry.get('value')))
             raise PodnetError('settings[%r]: cannot read %s: %s' % (entry['name'], path, exc))
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         current = []
         with inside_netns(self.params.get('netns')):
             for entry in self.wanted:
@@ -199,24 +200,24 @@ class Sysctl(Resource):
                     current.append(dict(name=path, value=value, saved=original))
         return current
 
-    def _removed(self, path):
+    def _removed(self, path: str) -> bool:
         """Is ``path`` a parameter of a device that this run removes (removed_devices)? Forgotten, not restored."""
         parts = path.split('/')
         return bool(_DEVICE_PARAM.match(path)) and parts[3] in (self.params.get('removed_devices') or [])
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> str:
         return '/'.join(path_parts('settings', entry['name']))
 
-    def differences(self, current, wanted):
+    def differences(self, current: Dict[str, Any], wanted: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
         if comparable(current['value']) == comparable(wanted['value']):
             return {}
         return dict(value=(current['value'], wanted['value']))
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         # converge reads every wanted parameter first; one that is missing has already failed
         raise PodnetError('settings[%r]: no such kernel parameter in %s' % (entry['name'], self.nl.where))
 
-    def _write(self, name, value):
+    def _write(self, name: str, value: str) -> None:
         with inside_netns(self.params.get('netns')):
             path = self._path(name)
             try:
@@ -229,7 +230,7 @@ class Sysctl(Resource):
         if comparable(now) != comparable(value):
             raise PodnetError('settings[%r]: wrote %r but the kernel keeps %r' % (name, value, now))
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         key = self.key(wanted)
         if self._ledger_path and key not in self.saved:
             # remember the value from before the collection's first change, before changing it
@@ -237,13 +238,13 @@ class Sysctl(Resource):
             self._store_ledger(self.saved)
         self._write(wanted['name'], wanted['value'])
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         # purge: only parameters from the ledger are ever deleted, that is, set back and forgotten
         self._write(entry['name'], entry['saved'])
         self.saved.pop(self.key(entry), None)
         self._store_ledger(self.saved)
 
-    def tidy(self):
+    def tidy(self) -> None:
         # forget the parameters whose device went away (or goes now) or that are back at their value already
         if self._ledger_path:
             wanted_keys = set(self.key(entry) for entry in self.wanted)
@@ -254,10 +255,10 @@ class Sysctl(Resource):
                     self.saved.pop(path)
                 self._store_ledger(self.saved)
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         return '%s = %s' % (entry['name'], entry['value'])
 
-    def action_text(self, change):
+    def action_text(self, change: Any) -> str:
         if change.op == 'add':  # only predicted: for a namespace or a device that does not exist yet
             if self.params.get('netns') and self.nl.ipr is None:
                 return 'set %s (current value unknown: namespace %s does not exist)' % (

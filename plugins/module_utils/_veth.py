@@ -17,6 +17,7 @@ lives in a namespace that has no name (it cannot be reached to move it).
 from __future__ import annotations
 
 import os
+from typing import Any, Dict, List, Literal, Optional, Set, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
@@ -45,7 +46,7 @@ ARGSPEC = dict(
 FIELDS = ('kind', 'peer', 'peer_netns', 'mtu', 'peer_mtu', 'mac', 'peer_mac', 'up', 'peer_up')
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     name = v.ifname('name', params['name'])
     if params.get('state', 'present') == 'absent':
         return [dict(name=name, kind='veth')]
@@ -73,7 +74,7 @@ def wanted_from_params(params):
     )]
 
 
-def _link_fields(msg):
+def _link_fields(msg: Any) -> Dict[str, Any]:
     return dict(
         mtu=msg.get_attr('IFLA_MTU'),
         mac=(msg.get_attr('IFLA_ADDRESS') or '').lower() or None,
@@ -81,7 +82,7 @@ def _link_fields(msg):
     )
 
 
-def _open_ns(name):
+def _open_ns(name: Optional[str]) -> Netlink:
     """Netlink in namespace ``name`` (None: the module's own namespace, not the target's ``netns``)."""
     return Netlink(name)
 
@@ -91,12 +92,12 @@ class VethPair(Resource):
     compared = FIELDS
     immutable = ('kind', 'peer')
 
-    def __init__(self, nl, params, wanted):
+    def __init__(self, nl: Any, params: Dict[str, Any], wanted: List[Dict[str, Any]]) -> None:
         super(VethPair, self).__init__(nl, params, wanted)
-        self._named = set()  # peer namespaces found by name (their peers can be moved)
+        self._named: Set[str] = set()  # peer namespaces found by name (their peers can be moved)
 
     # ---- reading ------------------------------------------------------
-    def _nsid(self, nsname):
+    def _nsid(self, nsname: str) -> Optional[int]:
         """The id our namespace gives ``nsname``, or None."""
         try:
             fd = os.open(os.path.join(NETNS_RUN_DIR, nsname), os.O_RDONLY)
@@ -111,7 +112,7 @@ class VethPair(Resource):
         nsid = reply.get('nsid') if isinstance(reply, dict) else None
         return nsid if nsid is not None and nsid >= 0 else None
 
-    def _find_ns(self, nsid, hint):
+    def _find_ns(self, nsid: int, hint: Optional[str]) -> Optional[str]:
         """The name in /run/netns of the namespace with id ``nsid``, trying ``hint`` first."""
         names = [hint] if hint else []
         try:
@@ -123,12 +124,12 @@ class VethPair(Resource):
                 return name
         return None
 
-    def read(self):
+    def read(self) -> List[Dict[str, Any]]:
         wanted = self.wanted[0]
         link = self.nl.get_link(wanted['name'])
         if link is None:
             return []
-        entry = dict((f, None) for f in FIELDS)
+        entry: Dict[str, Any] = dict((f, None) for f in FIELDS)
         entry.update(name=wanted['name'], kind=link_kind(link), **_link_fields(link))
         if entry['kind'] != 'veth':
             return [entry]
@@ -150,18 +151,18 @@ class VethPair(Resource):
                      peer_mac=fields['mac'], peer_up=fields['up'])
         return [entry]
 
-    def key(self, entry):
+    def key(self, entry: Dict[str, Any]) -> str:
         return entry['name']
 
     # ---- policy ---------------------------------------------------------
-    def owned(self, entry):
+    def owned(self, entry: Dict[str, Any]) -> bool:
         # state=absent deletes only a veth; a link of another kind in the way is recreated (below).
         return entry.get('kind') == 'veth'
 
-    def conflict(self, current, wanted, fields):
+    def conflict(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         pass  # not a veth: it is deleted and the pair created (kind is immutable)
 
-    def differences(self, current, wanted):
+    def differences(self, current: Dict[str, Any], wanted: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
         fields = {}
         for field in FIELDS:
             want = wanted.get(field)
@@ -169,28 +170,28 @@ class VethPair(Resource):
                 fields[field] = (current.get(field), want)
         return fields
 
-    def _must_recreate(self, current, wanted):
+    def _must_recreate(self, current: Dict[str, Any], wanted: Dict[str, Any]) -> bool:
         if current.get('kind') != 'veth' or current.get('peer') != wanted['peer']:
             return True
         where = current.get('peer_netns')
         return where != wanted['peer_netns'] and where is not None and where not in self._named
 
-    def merged(self, current, wanted):
+    def merged(self, current: Dict[str, Any], wanted: Dict[str, Any]) -> Dict[str, Any]:
         if self._must_recreate(current, wanted):
             return dict(wanted)  # a new pair: what was not asked for is the kernel's choice
         entry = super(VethPair, self).merged(current, wanted)
         entry['peer_netns'] = wanted['peer_netns']
         return entry
 
-    def recreates(self, change):
+    def recreates(self, change: Any) -> bool:
         return self._must_recreate(change.before, change.after)
 
     # ---- writing --------------------------------------------------------
-    def _require_peer_ns(self, entry):
+    def _require_peer_ns(self, entry: Dict[str, Any]) -> None:
         if entry['peer_netns'] is not None and not netns_exists(entry['peer_netns']):
             raise PodnetError('peer_netns: network namespace %r does not exist on this host' % entry['peer_netns'])
 
-    def _set(self, nl, ifname, entry, prefix):
+    def _set(self, nl: Netlink, ifname: str, entry: Dict[str, Any], prefix: str) -> None:
         """Bring link ``ifname`` in ``nl`` to the MTU, MAC and up state of ``entry`` (prefix '' or 'peer_')."""
         nl.forget_links()
         index = nl.ifindex(ifname)
@@ -209,7 +210,7 @@ class VethPair(Resource):
             nl.call('set %s %s' % (ifname, ' '.join('%s %s' % kv for kv in sorted(request.items()))),
                     'link', 'set', index=index, **request)
 
-    def _set_both(self, entry):
+    def _set_both(self, entry: Dict[str, Any]) -> None:
         self._set(self.nl, entry['name'], entry, '')
         if entry['peer_netns'] is None:
             self._set(self.nl, entry['peer'], entry, 'peer_')
@@ -217,7 +218,7 @@ class VethPair(Resource):
             with _open_ns(entry['peer_netns']) as pnl:
                 self._set(pnl, entry['peer'], entry, 'peer_')
 
-    def _peer_free(self, entry):
+    def _peer_free(self, entry: Dict[str, Any]) -> None:
         """Fail unless the peer's name is free where the peer goes."""
         where = entry['peer_netns']
         with (_open_ns(where) if where else _Borrowed(self.nl)) as pnl:
@@ -225,7 +226,7 @@ class VethPair(Resource):
                 raise PodnetError('peer: %r already exists in %s and is not the peer of %s'
                                   % (entry['peer'], pnl.where, entry['name']))
 
-    def add(self, entry):
+    def add(self, entry: Dict[str, Any]) -> None:
         self._require_peer_ns(entry)
         self._peer_free(entry)
         peer = dict(ifname=entry['peer'])
@@ -235,7 +236,7 @@ class VethPair(Resource):
                      ifname=entry['name'], kind='veth', peer=peer)
         self._set_both(entry)
 
-    def update(self, current, wanted, fields):
+    def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         if 'peer_netns' in fields:
             self._require_peer_ns(wanted)
             self._peer_free(wanted)
@@ -247,14 +248,14 @@ class VethPair(Resource):
                 snl.call('move %s into %s' % (current['peer'], dest), 'link', 'set', index=index, net_ns_fd=dest)
         self._set_both(wanted)
 
-    def delete(self, entry):
+    def delete(self, entry: Dict[str, Any]) -> None:
         self.nl.forget_links()
         index = self.nl.ifindex(entry['name'])
         if index is not None:
             self.nl.call('delete %s' % entry['name'], 'link', 'del', index=index)
         self.nl.forget_links()
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         if entry.get('kind') not in (None, 'veth'):
             return '%s (a %s device, not a veth)' % (entry['name'], entry['kind'])
         text = [entry['name']]
@@ -268,11 +269,11 @@ class VethPair(Resource):
 class _Borrowed(object):
     """An already open Netlink used in a ``with`` block without closing it."""
 
-    def __init__(self, nl):
+    def __init__(self, nl: Netlink) -> None:
         self.nl = nl
 
-    def __enter__(self):
+    def __enter__(self) -> Netlink:
         return self.nl
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         return False

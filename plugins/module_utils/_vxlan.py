@@ -13,6 +13,8 @@ in place.
 
 from __future__ import annotations
 
+from typing import Any, Dict, List
+
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._device import Device
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC
@@ -31,7 +33,7 @@ ARGSPEC = dict(
 )
 
 
-def wanted_from_params(params):
+def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
     name = v.ifname('name', params['name'])
     if params['state'] == 'absent':
         return [dict(name=name, kind='vxlan')]
@@ -61,7 +63,7 @@ class Vxlan(Device):
     immutable = ('vni', 'port', 'local', 'dev', 'learning')
     in_place = dict(mtu='mtu', mac='address')
 
-    def read_data(self, msg, data):
+    def read_data(self, msg: Any, data: Any) -> Dict[str, Any]:
         local = data.get_attr('IFLA_VXLAN_LOCAL') or data.get_attr('IFLA_VXLAN_LOCAL6')
         return dict(
             vni=data.get_attr('IFLA_VXLAN_ID'),
@@ -72,7 +74,7 @@ class Vxlan(Device):
             mac=(msg.get_attr('IFLA_ADDRESS') or '').lower() or None,
         )
 
-    def create_request(self, entry):
+    def create_request(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         request = dict(vxlan_id=entry['vni'], vxlan_port=entry['port'],
                        vxlan_learning=1 if entry.get('learning') else 0)
         if entry.get('local'):
@@ -82,11 +84,11 @@ class Vxlan(Device):
             request['vxlan_link'] = index
         return request
 
-    def eexist_hint(self, entry):
+    def eexist_hint(self, entry: Dict[str, Any]) -> str:
         return ('a device of that name appeared, or another vxlan device already uses VNI %s on port %s'
                 % (entry.get('vni'), entry.get('port')))
 
-    def describe(self, entry):
+    def describe(self, entry: Dict[str, Any]) -> str:
         if entry.get('kind') not in (None, 'vxlan'):
             return '%s device %s' % (entry['kind'], entry['name'])
         text = ['vxlan device %s' % entry['name']]
