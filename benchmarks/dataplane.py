@@ -66,8 +66,8 @@ def force_teardown(name):
     path = os.path.join(REPO, '.tmp', 'collections')
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.openkube.podnet.plugins.module_utils import _lab
-    _lab.Lab(_lab.Topology(name, {}, [])).teardown()
+    from ansible_collections.openkube.podnet.plugins.module_utils import _lab_namespaces
+    _lab_namespaces.Lab(_lab_namespaces.Topology(name, {}, [])).teardown()
 
 
 def build_direct(name):
@@ -75,10 +75,10 @@ def build_direct(name):
     path = os.path.join(REPO, '.tmp', 'collections')
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.openkube.podnet.plugins.module_utils import _lab
-    topo = _lab.topology_from_params({'name': name, 'segments': SEGMENTS,
-                                      'hosts': [{'name': h, 'node_ip': ip} for h, ip, _c in HOSTS]})
-    lab = _lab.Lab(topo)
+    from ansible_collections.openkube.podnet.plugins.module_utils import _lab_namespaces
+    topo = _lab_namespaces.topology_from_params({'name': name, 'segments': SEGMENTS,
+                                                 'hosts': [{'name': h, 'node_ip': ip} for h, ip, _c in HOSTS]})
+    lab = _lab_namespaces.Lab(topo)
     try:
         lab.apply()
     finally:

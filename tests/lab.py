@@ -3,7 +3,7 @@
 
 ``LabHost(lab_name, host)`` runs commands with ``nsenter`` in the host's network, mount and
 UTS namespaces (``/run/podnet/<lab>/<host>/{net,mnt,uts}``), the way the connection plugin
-``openkube.podnet.lab`` does, but without Ansible (about 5 ms instead of 1.5-3 s through
+``openkube.podnet.lab_host`` does, but without Ansible (about 5 ms instead of 1.5-3 s through
 testinfra's ansible backend):
 
     w2 = LabHost('lab', 'worker2')
@@ -239,8 +239,8 @@ class Lab(object):
         collections = os.path.join(REPO, '.tmp', 'collections')
         if collections not in sys.path:
             sys.path.insert(0, collections)
-        from ansible_collections.openkube.podnet.plugins.module_utils import _lab
-        _lab.Lab(_lab.Topology(self.name, {}, [])).teardown()
+        from ansible_collections.openkube.podnet.plugins.module_utils import _lab_namespaces
+        _lab_namespaces.Lab(_lab_namespaces.Topology(self.name, {}, [])).teardown()
 
 
 @contextlib.contextmanager

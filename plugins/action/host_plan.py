@@ -25,6 +25,7 @@ ARGSPEC = dict(
     dev=dict(type='str'),
 )
 
+
 def members_from(cluster, hostvars):
     """[(host, {podnet_node_ip, podnet_pod_cidr, podnet_vxlan_mac})] from the option ``cluster``.
 

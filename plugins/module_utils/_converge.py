@@ -20,7 +20,7 @@ import posixpath
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _fdb, _firewall, _neighbor, _netns, _record, _repair, _route, _sysctl, _tunnel, _veth, _vxlan,
+    _address, _fdb, _firewall, _neighbor, _netns, _record, _repair, _route, _sysctl, _ipip, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
@@ -34,7 +34,7 @@ RESOURCES = {
     'address': (_address, _address.Addresses),
     'route': (_route, _route.RouteTable),
     'sysctl': (_sysctl, _sysctl.Sysctl),
-    'tunnel': (_tunnel, _tunnel.Tunnel),
+    'ipip': (_ipip, _ipip.Ipip),
     'vxlan': (_vxlan, _vxlan.Vxlan),
     'neighbor': (_neighbor, _neighbor.NeighborTable),
     'fdb': (_fdb, _fdb.FdbTable),

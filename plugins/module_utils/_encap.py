@@ -65,7 +65,7 @@ ENCAPS = {
     'none': Encap(name='none', overhead=0, role='host_gw', wire='plain IP'),
     'ipip': Encap(
         name='ipip', overhead=20, role='ipip', wire='ipip (IP proto 4)',
-        device_setting='ipip_dev', device_module='tunnel', device=_ipip_device,
+        device_setting='ipip_dev', device_module='ipip', device=_ipip_device,
         # one-to-many device without remote: the outer destination is the route's gateway (onlink)
         route=lambda peer, dev: dict(dst=peer['pod_cidr'], via=peer['node_ip'], dev=dev, onlink=True),
         firewall_match=lambda settings: '-p 4',

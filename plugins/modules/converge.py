@@ -14,7 +14,7 @@ description:
     neighbour and FDB entries, the owned route table, removal of other modes' devices) in one module
     execution, with exactly the resources, comparison, check mode and diff of the per-object modules
     M(openkube.podnet.netns), M(openkube.podnet.veth), M(openkube.podnet.address), M(openkube.podnet.route),
-    M(openkube.podnet.sysctl), M(openkube.podnet.tunnel), M(openkube.podnet.vxlan), M(openkube.podnet.neighbor)
+    M(openkube.podnet.sysctl), M(openkube.podnet.ipip), M(openkube.podnet.vxlan), M(openkube.podnet.neighbor)
     and M(openkube.podnet.fdb), in the order the roles C(openkube.podnet.pod) and the mode roles run them.
   - Every step is validated before the first write.
   - The entry role C(openkube.podnet.podnet) uses it by default (C(podnet_apply=one_call)). One remote execution

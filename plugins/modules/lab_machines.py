@@ -114,7 +114,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openkube.podnet.plugins.module_utils._machines import machines_from_params
+from ansible_collections.openkube.podnet.plugins.module_utils._lab_machines import machines_from_params
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import require_pyroute2
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError

@@ -38,7 +38,7 @@ all:
   children:
     podnet_lab:
       vars:
-        ansible_connection: openkube.podnet.lab
+        ansible_connection: openkube.podnet.lab_host
         ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
       children:
         podnet_nodes:
@@ -125,8 +125,8 @@ def force_teardown(lab):
     collections = os.path.join(REPO, '.tmp', 'collections')
     if collections not in sys.path:
         sys.path.insert(0, collections)
-    from ansible_collections.openkube.podnet.plugins.module_utils import _lab
-    _lab.Lab(_lab.Topology(lab, {}, [])).teardown()
+    from ansible_collections.openkube.podnet.plugins.module_utils import _lab_namespaces
+    _lab_namespaces.Lab(_lab_namespaces.Topology(lab, {}, [])).teardown()
 
 
 class Project(object):

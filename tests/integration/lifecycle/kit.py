@@ -22,7 +22,7 @@ if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
 from lab import REPO, VENV_BIN, LabHost, recap  # noqa: E402  (tests/lab.py)
-from dumps import IPTABLES, assert_same, differences, dump, host_state  # noqa: E402,F401  (tests/dumps.py)
+import dumps  # noqa: E402  (tests/dumps.py)
 from uml.harness import processes  # noqa: E402  (tests/uml/harness.py)
 
 CALLBACKS = os.path.join(HERE, 'callback_plugins')
@@ -37,7 +37,9 @@ def lab_name(purpose):
     return 'lc-%s-%s' % (purpose, uuid.uuid4().hex[:4])
 
 
-# normalised dumps: tests/dumps.py (dump, differences, assert_same; IPTABLES)
+# normalised dumps: tests/dumps.py, the one dump of every suite (kit.dump etc. for the lifecycle tests)
+IPTABLES = dumps.IPTABLES
+dump, host_state, differences, assert_same = dumps.dump, dumps.host_state, dumps.differences, dumps.assert_same
 
 
 def copy(state):

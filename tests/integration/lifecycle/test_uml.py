@@ -131,8 +131,8 @@ def test_ipip_lifecycle_under_uml(uml, capsys):
     assert dumps['4-broken'] != dumps['3-ipip']
     assert all(n > 0 for n in recaps['4-repair'].values()), recaps['4-repair']
     actions = dict((e['host'], e['actions'] or []) for e in events['4-repair'] if e['action'].endswith('converge'))
-    assert any(a.startswith('tunnel: add') for a in actions['worker2']), actions
-    assert any(a.startswith('tunnel: update') for a in actions['worker3']), actions
+    assert any(a.startswith('ipip: add') for a in actions['worker2']), actions
+    assert any(a.startswith('ipip: update') for a in actions['worker3']), actions
     kit.assert_same(dumps['4-repaired'], dumps['ref-ipip'], 'after the repair (first) vs a fresh ipip deployment')
     assert '@@PING 3 packets transmitted, 3 received, 0% packet loss' in result.output, result.output[-3000:]
 

@@ -78,8 +78,8 @@ def _prefixed(out, prefix):
 def _ensure_image():
     """The machines' image on this machine (built once, cached): the guest cannot download it."""
     code = ('import sys; sys.path.insert(0, %r); '
-            'from ansible_collections.openkube.podnet.plugins.module_utils import _machines; '
-            'print(_machines.ensure_image([]))' % (REPO + '/.tmp/collections'))
+            'from ansible_collections.openkube.podnet.plugins.module_utils import _lab_machines; '
+            'print(_lab_machines.ensure_image([]))' % (REPO + '/.tmp/collections'))
     proc = subprocess.run([VENV_BIN + '/python', '-c', code], capture_output=True, text=True, check=False, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     subprocess.run(['mkdir', '-p', '/var/lib/podnet/machines'], check=True)

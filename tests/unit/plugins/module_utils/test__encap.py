@@ -65,5 +65,5 @@ def test_absent_removes_every_device_of_every_encapsulation():
     assert plan['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan']}
     assert all(plan[name] is None for name in _encap.DEVICE_ENCAPS)
     removed = [args['name'] for module, args, _role in _converge.steps(plan) if args.get('state') == 'absent'
-               and module in ('tunnel', 'vxlan')]
+               and module in ('ipip', 'vxlan')]
     assert removed == ['podnet.ipip', 'podnet.vxlan']

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
-"""openkube.podnet.tunnel (ipip), for real: under User-Mode Linux, since this machine's kernel has no ipip.
+"""openkube.podnet.ipip, for real: under User-Mode Linux, since this machine's kernel has no ipip.
 
-One guest boot runs every check of uml_tunnel_checks.py with pytest inside the guest (four runs,
+One guest boot runs every check of uml_ipip_checks.py with pytest inside the guest (four runs,
 `ip -j -d link` state, re-creation on incompatible changes, in-place MTU/up, absent, foreign kinds,
 bad input, check mode). This test passes only if all of them passed there: a skip inside the guest,
 a missing check or a guest that did not run them is a failure here.
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.uml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-CHECKS = os.path.relpath(os.path.join(HERE, 'uml_tunnel_checks.py'), REPO)
+CHECKS = os.path.relpath(os.path.join(HERE, 'uml_ipip_checks.py'), REPO)
 
 
 def collected_checks():
@@ -32,7 +32,7 @@ def collected_checks():
     return ids
 
 
-def test_tunnel_module_under_user_mode_linux(uml):
+def test_ipip_module_under_user_mode_linux(uml):
     expected = collected_checks()
     script = (
         'set -o pipefail\n'
@@ -43,7 +43,7 @@ def test_tunnel_module_under_user_mode_linux(uml):
         '[ -z "$leftover" ] || { echo "namespaces left behind: $leftover"; exit 91; }\n'
         'exit $rc\n' % (os.path.join(REPO, '.venv', 'bin', 'python'), CHECKS))
     result = uml(script, timeout=600)
-    print('User-Mode Linux boot + %d tunnel checks: %.1f s' % (len(expected), result.seconds))
+    print('User-Mode Linux boot + %d ipip checks: %.1f s' % (len(expected), result.seconds))
     print(result.output)
     assert result.rc == 0, result.output
     summary = result.output.strip().splitlines()[-1]

@@ -42,7 +42,7 @@ import time
 import uuid
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._lab import alive, kill_processes
+from ansible_collections.openkube.podnet.plugins.module_utils._lab_namespaces import alive, kill_processes
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     NETNS_RUN_DIR,
     PodnetError,

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r'''
-module: lab
+module: lab_namespaces
 short_description: Build or remove the embedded lab of simulated hosts in namespaces on one machine
 version_added: 0.1.0
 description:
@@ -24,7 +24,7 @@ description:
   - Building is idempotent. Hosts, bridges and router legs that are not in the topology are removed.
   - O(state=absent) kills every process left in the lab's namespaces, unmounts every namespace file and
     removes C(/run/podnet/NAME).
-  - The connection plugin P(openkube.podnet.lab#connection) runs tasks inside a lab host; the role
+  - The connection plugin P(openkube.podnet.lab_host#connection) runs tasks inside a lab host; the role
     C(openkube.podnet.lab) and the playbook C(playbooks/lab.yml) build the lab from the inventory.
 options:
   name:
@@ -74,7 +74,7 @@ author:
 
 EXAMPLES = r'''
 - name: The two hosts of the reference setup on one segment
-  openkube.podnet.lab:
+  openkube.podnet.lab_namespaces:
     hosts:
       - {name: worker2, node_ip: 10.57.4.20}
       - {name: worker3, node_ip: 10.57.4.21}
@@ -82,7 +82,7 @@ EXAMPLES = r'''
       - {name: underlay, cidr: 10.57.4.0/24}
 
 - name: Two subnets joined by a router
-  openkube.podnet.lab:
+  openkube.podnet.lab_namespaces:
     name: routed
     hosts:
       - {name: worker2, node_ip: 10.57.4.20}
@@ -92,7 +92,7 @@ EXAMPLES = r'''
       net5: {cidr: 10.57.5.0/24, gateway: 10.57.5.1}
 
 - name: Remove the lab
-  openkube.podnet.lab:
+  openkube.podnet.lab_namespaces:
     state: absent
 '''
 
@@ -127,7 +127,7 @@ lab:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openkube.podnet.plugins.module_utils._lab import ARGSPEC, run
+from ansible_collections.openkube.podnet.plugins.module_utils._lab_namespaces import ARGSPEC, run
 
 
 def main():

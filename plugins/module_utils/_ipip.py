@@ -56,9 +56,9 @@ def wanted_from_params(params):
     )]
 
 
-class Tunnel(Device):
+class Ipip(Device):
     kind = 'ipip'
-    result_key = 'tunnel'
+    result_key = 'ipip'
     compared = ('kind', 'local', 'remote', 'ttl', 'dev', 'mtu', 'up')
     immutable = ('local', 'remote', 'ttl', 'dev')
     in_place = dict(mtu='mtu')

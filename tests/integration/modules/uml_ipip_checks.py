@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
-"""openkube.podnet.tunnel (ipip) checks that run INSIDE User-Mode Linux.
+"""openkube.podnet.ipip checks that run INSIDE User-Mode Linux.
 
-This machine's kernel has no ipip, so tests/integration/modules/test_tunnel.py boots User-Mode Linux
+This machine's kernel has no ipip, so tests/integration/modules/test_ipip.py boots User-Mode Linux
 once and runs this file there with pytest; it asserts that every check here passed (none skipped).
 The file name does not match test_*.py on purpose: it is not collected on the machine itself.
 
@@ -23,7 +23,7 @@ from kernel import diff_lists, four_runs, ipj, run_module, sh
 def ipip_kernel():
     assert os.path.isdir('/sys/module/ipip'), (
         'this kernel has no ipip module loaded: run these checks through '
-        'tests/integration/modules/test_tunnel.py (User-Mode Linux)')
+        'tests/integration/modules/test_ipip.py (User-Mode Linux)')
 
 
 @pytest.fixture
@@ -71,14 +71,14 @@ def args(ns, **extra):
 
 
 def test_four_runs_one_to_many(lab):
-    first_check, applied, second_check, again = four_runs('tunnel', args(lab))
+    first_check, applied, second_check, again = four_runs('ipip', args(lab))
     assert first_check['changed'] is True
     assert first_check['actions'] == applied['actions'] == ['add ipip device pt0 local 10.9.0.1 remote any dev u0 up']
     view = kernel_view(link(lab, 'pt0'))
     assert view == dict(kind='ipip', local='10.9.0.1', remote='any', dev='u0', ttl=0, mtu=1480, up=True), view
     entry = dict(name='pt0', kind='ipip', local='10.9.0.1', remote='0.0.0.0', dev='u0', ttl=0, mtu=1480, up=True)
     assert diff_lists(applied) == dict(before=[], after=[entry])
-    assert again['tunnel'] == diff_lists(again)['before'] == diff_lists(again)['after'] == [entry]
+    assert again['ipip'] == diff_lists(again)['before'] == diff_lists(again)['after'] == [entry]
 
 
 @pytest.mark.parametrize('change, field, expected', [
@@ -89,7 +89,7 @@ def test_four_runs_one_to_many(lab):
 ])
 def test_incompatible_change_recreates_keeping_mtu(lab, change, field, expected):
     before = ip_tunnel(lab, 'mtu', '1400')
-    result = run_module('tunnel', args(lab, **change))
+    result = run_module('ipip', args(lab, **change))
     assert result['changed'] is True and result['actions'][0].startswith('recreate ipip device pt0 '), result
     after = link(lab, 'pt0')
     assert after['ifindex'] != before['ifindex'], 'not recreated'
@@ -107,7 +107,7 @@ def test_incompatible_change_recreates_keeping_mtu(lab, change, field, expected)
 def test_check_mode_predicts_recreation_and_changes_nothing(lab):
     ip_tunnel(lab)
     before = links(lab)
-    predicted = run_module('tunnel', args(lab, remote='10.9.0.7', ttl=64), check=True)
+    predicted = run_module('ipip', args(lab, remote='10.9.0.7', ttl=64), check=True)
     assert predicted['changed'] is True
     assert predicted['actions'] == ['recreate ipip device pt0 local 10.9.0.1 remote 10.9.0.7 dev u0 ttl 64 mtu 1480 up '
                                     '(remote: 0.0.0.0 -> 10.9.0.7, ttl: 0 -> 64)']
@@ -116,30 +116,30 @@ def test_check_mode_predicts_recreation_and_changes_nothing(lab):
 
 def test_mtu_and_up_change_in_place(lab):
     before = ip_tunnel(lab)
-    result = run_module('tunnel', args(lab, mtu=1400, up=False))
+    result = run_module('ipip', args(lab, mtu=1400, up=False))
     assert result['actions'] == ['update ipip device pt0 local 10.9.0.1 remote any dev u0 mtu 1400 down '
                                  '(mtu: 1480 -> 1400, up: True -> False)'], result
     after = link(lab, 'pt0')
     assert after['ifindex'] == before['ifindex']
     assert (after['mtu'], 'UP' in after['flags']) == (1400, False)
-    assert run_module('tunnel', args(lab, up=False))['changed'] is False  # mtu omitted: kept
+    assert run_module('ipip', args(lab, up=False))['changed'] is False  # mtu omitted: kept
 
 
 def test_absent(lab):
     ip_tunnel(lab)
-    first_check, applied, second_check, again = four_runs('tunnel', dict(netns=lab, name='pt0', state='absent'))
+    first_check, applied, second_check, again = four_runs('ipip', dict(netns=lab, name='pt0', state='absent'))
     assert first_check['changed'] is True
     assert applied['actions'] == ['delete ipip device pt0 local 10.9.0.1 remote any dev u0 mtu 1480 up']
-    assert again['tunnel'] == diff_lists(applied)['after'] == []
+    assert again['ipip'] == diff_lists(applied)['after'] == []
     assert link(lab, 'pt0') is None and link(lab, 'u0') is not None
     assert link(lab, 'tunl0') is not None
 
 
 def test_device_of_another_kind_is_never_touched(lab):
     before = links(lab)
-    result = run_module('tunnel', dict(netns=lab, name='u0', local='10.9.0.1'))
+    result = run_module('ipip', dict(netns=lab, name='u0', local='10.9.0.1'))
     assert result.get('failed') and 'device u0' in result['msg'] and 'veth' in result['msg'], result
-    absent = run_module('tunnel', dict(netns=lab, name='u0', state='absent'))
+    absent = run_module('ipip', dict(netns=lab, name='u0', state='absent'))
     assert not absent.get('failed') and absent['changed'] is False, absent
     assert links(lab) == before
 
@@ -147,24 +147,24 @@ def test_device_of_another_kind_is_never_touched(lab):
 def test_duplicate_parameters_explained(lab):
     ip_tunnel(lab)
     before = links(lab)
-    result = run_module('tunnel', args(lab, name='pt1'))
+    result = run_module('ipip', args(lab, name='pt1'))
     assert result.get('failed') and 'File exists' in result['msg'] and 'only one ipip device' in result['msg'], result
     assert links(lab) == before
 
 
 def test_missing_underlay(lab):
     before = links(lab)
-    result = run_module('tunnel', args(lab, dev='nosuch0'))
+    result = run_module('ipip', args(lab, dev='nosuch0'))
     assert result.get('failed') and 'nosuch0' in result['msg'] and 'does not exist' in result['msg'], result
     assert links(lab) == before
 
 
 def test_check_mode_against_missing_namespace_creates_nothing():
     name = 'pnt-missing-tun'
-    predicted = run_module('tunnel', dict(netns=name, name='pt0', local='10.9.0.1'), check=True)
+    predicted = run_module('ipip', dict(netns=name, name='pt0', local='10.9.0.1'), check=True)
     assert predicted['changed'] is True and predicted['actions'] == ['add ipip device pt0 local 10.9.0.1 remote any up']
     assert not os.path.exists('/run/netns/' + name)
-    result = run_module('tunnel', dict(netns=name, name='pt0', local='10.9.0.1'))
+    result = run_module('ipip', dict(netns=name, name='pt0', local='10.9.0.1'))
     assert result.get('failed') and name in result['msg'], result
     assert not os.path.exists('/run/netns/' + name)
 
@@ -187,7 +187,7 @@ def test_bad_input_fails_before_any_change(lab, bad, option, text):
     before = links(lab)
     wanted = args(lab, remote='10.9.0.9')  # would recreate pt0 if it got that far
     wanted.update(bad)
-    result = run_module('tunnel', wanted)
+    result = run_module('ipip', wanted)
     assert result.get('failed'), result
     assert option in result['msg'] and text in result['msg'], result['msg']
     assert links(lab) == before

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r'''
-module: tunnel
+module: ipip
 short_description: Manage an IPv4-in-IPv4 (ipip) tunnel device, one-to-many by default
 version_added: 0.1.0
 description:
@@ -65,14 +65,14 @@ author:
 
 EXAMPLES = r'''
 - name: One-to-many ipip device for the pod network (flannel's ipip backend)
-  openkube.podnet.tunnel:
+  openkube.podnet.ipip:
     name: podnet.ipip
     local: 10.57.4.21
     dev: eth0
     mtu: 1480
 
 - name: Point-to-point tunnel inside a namespace
-  openkube.podnet.tunnel:
+  openkube.podnet.ipip:
     netns: lab-host1
     name: p2p0
     local: 10.57.4.21
@@ -80,13 +80,13 @@ EXAMPLES = r'''
     ttl: 64
 
 - name: Remove the tunnel (a device of another kind with that name is left alone)
-  openkube.podnet.tunnel:
+  openkube.podnet.ipip:
     name: podnet.ipip
     state: absent
 '''
 
 RETURN = r'''
-tunnel:
+ipip:
   description:
     - The device after the run (or as predicted in check mode), as a list of zero or one element.
     - When O(name) is taken by a device of another kind, only its O(name), C(kind), C(mtu) and C(up) are known.
@@ -131,12 +131,12 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import run_module
-from ansible_collections.openkube.podnet.plugins.module_utils._tunnel import ARGSPEC, Tunnel, wanted_from_params
+from ansible_collections.openkube.podnet.plugins.module_utils._ipip import ARGSPEC, Ipip, wanted_from_params
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
-    run_module(module, Tunnel, wanted_from_params, purge_option=False)
+    run_module(module, Ipip, wanted_from_params, purge_option=False)
 
 
 if __name__ == '__main__':

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 DOCUMENTATION = r'''
-name: lab
+name: lab_host
 short_description: Run tasks inside a simulated host of the embedded lab
 version_added: 0.1.0
 description:
   - Runs every command inside the network, mount and UTS namespaces of one lab host built by the
-    module M(openkube.podnet.lab) (or C(playbooks/lab.yml)), with
+    module M(openkube.podnet.lab_namespaces) (or C(playbooks/lab.yml)), with
     C(nsenter --net=F --mount=F --uts=F), where the files are
     C(/run/podnet/LAB/HOST/{net,mnt,uts}) on the controller.
   - The host therefore has its own hostname, interfaces, routes, C(/run/netns) and C(/sys); it shares the
@@ -79,7 +79,7 @@ options:
     vars:
       - name: ansible_local_become_strip_preamble
 notes:
-  - The inventories C(inventories/lab*) set C(ansible_connection=openkube.podnet.lab) and
+  - The inventories C(inventories/lab*) set C(ansible_connection=openkube.podnet.lab_host) and
     C(ansible_python_interpreter={{ ansible_playbook_python }}) for the lab hosts.
 '''
 
@@ -98,7 +98,7 @@ NS_KINDS = ('net', 'mnt', 'uts')
 class Connection(LocalConnection):
     """Local connection whose every command enters the lab host's namespaces."""
 
-    transport = 'openkube.podnet.lab'
+    transport = 'openkube.podnet.lab_host'
     has_pipelining = True
 
     def _ns_files(self):
