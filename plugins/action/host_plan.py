@@ -62,7 +62,7 @@ class ActionModule(ActionBase):
         try:
             members = members_from(args['cluster'], task_vars.get('hostvars'))
             # the host's own settings first: a bad value fails without a remote execution
-            _plan.normalise_settings(host, args['settings'])
+            settings = _plan.normalise_settings(host, args['settings'])
             mine = [hv for name, hv in members if name == host]
             if not mine:
                 raise _plan.PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range '
@@ -74,7 +74,9 @@ class ActionModule(ActionBase):
         # node_facts names the variables people set in its messages, not its own options
         module_args = dict(node_ip=node_ip, peers=[ip for _name, ip in peers],
                            names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev',
-                                      peers=['%s: podnet_node_ip' % name for name, _ip in peers]))
+                                      peers=['%s: podnet_node_ip' % name for name, _ip in peers]),
+                           # the pods the last converge made, which the plan removes when they are no longer wanted
+                           record=_plan.record_path(settings))
         if args['dev']:
             module_args['dev'] = args['dev']
         facts = self._execute_module(module_name=NODE_FACTS, module_args=module_args, task_vars=task_vars)

@@ -83,8 +83,21 @@ def _cell(src, dst, src_vars, dst_vars):
     return ('ok ' if not problems else 'FAIL ') + text, problems
 
 
+def _has_pods(hostvars, host):
+    plan = hostvars[host].get('__podnet_verify_plan')
+    return bool(plan and plan.get('pods'))
+
+
+def verify_targets(hosts, hostvars, me):
+    """The address of the first own pod of every other host that has one: what this host's pods ping.
+    A host with ``podnet_pods: []`` (its pods made by a container runtime) is neither source nor target."""
+    return [hostvars[h]['__podnet_verify_plan']['pods'][0]['ip'] for h in hosts if h != me and _has_pods(hostvars, h)]
+
+
 def verify_matrix(hosts, hostvars):
-    hosts = [h for h in hosts if '__podnet_verify_plan' in hostvars[h]]
+    planned = [h for h in hosts if '__podnet_verify_plan' in hostvars[h]]
+    hosts = [h for h in planned if _has_pods(hostvars, h)]
+    podless = [h for h in planned if h not in hosts]
     rows, failures = [], []
     for src in hosts:
         row = {}
@@ -102,9 +115,11 @@ def verify_matrix(hosts, hostvars):
              ' | '.join(['src \\ dst'.ljust(width)] + [h.ljust(width) for h in hosts])]
     for src, row in rows:
         lines.append(' | '.join([src.ljust(width)] + [row[d].ljust(width) for d in hosts]))
+    if podless:
+        lines.append('not verified (no pods of the collection\'s own, podnet_pods: []): %s' % ', '.join(podless))
     return dict(lines=lines, failures=failures, matrix=dict(rows), mode=mode)
 
 
 class FilterModule(object):
     def filters(self):
-        return {'verify_matrix': verify_matrix, 'deployed_plan': deployed_plan}
+        return {'verify_matrix': verify_matrix, 'verify_targets': verify_targets, 'deployed_plan': deployed_plan}

@@ -118,6 +118,14 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         for encap in DEVICE_ENCAPS:
             for name in plan['absent_devices'][encap]:
                 add('podnet', ENCAPS[encap].device_module, dict(name=name, state='absent'))
+        # the collection's own pods of the last applied plan that this one no longer has (_plan._absent_pods)
+        gone = plan.get('absent_pods') or []
+        for pod in gone:
+            if pod['host_dev']:
+                add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))
+        for pod in gone:
+            if pod['name']:
+                add('podnet', 'netns', dict(name=pod['name'], state='absent'))
         if not present:
             if plan.get('firewall'):
                 add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))

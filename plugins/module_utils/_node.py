@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Dict, List, Optional
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _record, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, link_kind
 
 ARGSPEC = dict(
@@ -20,6 +21,7 @@ ARGSPEC = dict(
     dev=dict(type='str'),
     peers=dict(type='list', elements='str', default=[]),
     names=dict(type='dict', default={}),
+    record=dict(type='str'),
 )
 
 
@@ -43,6 +45,7 @@ def validate(params):
         dev=v.optional(v.ifname, names['dev'], params.get('dev')),
         peers=[v.ip_address(names['peers'][i], p, 4) for i, p in enumerate(params.get('peers') or [])],
         names=names,
+        record=v.optional(v.state_dir, 'record', params.get('record')),
     )
 
 
@@ -72,12 +75,25 @@ def read(nl, wanted):
         except PodnetError:
             onlink[str(peer)] = False  # unreachable: certainly not on-link
     return dict(
+        recorded_pods=recorded_pods(wanted.get('record')),
         links=links(nl),
         underlay_dev=dev,
         underlay_mtu=link.get_attr('IFLA_MTU'),
         underlay_network=str(network),
         onlink=onlink,
     )
+
+
+def recorded_pods(path: Optional[str]) -> List[Dict[str, str]]:
+    """The pods of the last applied plan ({name, host_dev} each), from the record at ``path``: the pods the
+    collection made on this host, so the plan can remove those it no longer wants (and only those). An
+    unreadable or missing record means none: nothing is removed on its account."""
+    if not path:
+        return []
+    document, _problem = _record.read_record(path)
+    pods = (document or {}).get('plan', {}).get('pods') or []
+    return [dict(name=p.get('name'), host_dev=p.get('host_dev')) for p in pods
+            if isinstance(p, dict) and isinstance(p.get('name'), str) and isinstance(p.get('host_dev'), str)]
 
 
 def links(nl):

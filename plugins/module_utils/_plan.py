@@ -138,9 +138,15 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     s['state_dir'] = _check(host, 'podnet_state_dir', v.state_dir, s['state_dir'])
     s['repair_interval'] = _check(host, 'podnet_repair_interval', v.repair_interval, s['repair_interval'])
     s['repair_unit_dir'] = _check(host, 'podnet_repair_unit_dir', v.state_dir, s['repair_unit_dir'])
-    if not isinstance(s['pods'], list) or not s['pods']:
-        _host_fail(host, 'podnet_pods', s['pods'], 'must be a non-empty list of pods ({name: ns1})')
+    if not isinstance(s['pods'], list):
+        _host_fail(host, 'podnet_pods', s['pods'], 'must be a list of pods ({name: ns1}), or [] when the pods are '
+                   'made by a container runtime')
     return s
+
+
+def record_path(settings: Dict[str, Any]) -> str:
+    """Where the converge records the applied plan on the host (normalised settings)."""
+    return posixpath.join(settings['state_dir'], RECORD_FILE)
 
 
 def normalise_node(host: str, hostvars: Dict[str, Any]) -> Dict[str, Any]:
@@ -282,7 +288,8 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         host=host, mode=mode, encap=encap, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
         vxlan_vni=settings['vxlan_vni'], vxlan_port=settings['vxlan_port'],
         underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
-        mtu=mtu, pods=pods, record=posixpath.join(settings['state_dir'], RECORD_FILE),
+        mtu=mtu, pods=pods, record=record_path(settings),
+        absent_pods=_absent_pods(pods, facts.get('recorded_pods')),
         repair=dict(state='present' if settings['repair'] and settings['state'] == 'present' else 'absent',
                     state_dir=settings['state_dir'], unit_dir=settings['repair_unit_dir'],
                     interval=settings['repair_interval']),
@@ -323,6 +330,21 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                     absent_devices=devices_not_wanted(encap, settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
     return plan
+
+
+def _absent_pods(pods: List[Dict[str, Any]], recorded: Optional[List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    """The collection's own pods of the last applied plan (node_facts' recorded_pods) that this plan no longer
+    has: their namespace and veth go. A pod kept under a new host_dev loses only its old veth (name None).
+    Pods the collection did not record (a container runtime's) are never in this list."""
+    names = set(p['name'] for p in pods)
+    devs = set(p['host_dev'] for p in pods)
+    absent = []
+    for old in recorded or []:
+        if old['name'] not in names:
+            absent.append(dict(name=old['name'], host_dev=old['host_dev'] if old['host_dev'] not in devs else None))
+        elif old['host_dev'] not in devs:
+            absent.append(dict(name=None, host_dev=old['host_dev']))
+    return absent
 
 
 def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], encap: str, pods: List[Dict[str, Any]],

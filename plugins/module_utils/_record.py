@@ -33,6 +33,9 @@ FORMAT = 1
 LOCK_WAIT = 300  # seconds a converge and the repair runner (_repair.py) wait for each other
 #: keys a task result adds to a plan that travelled through a registered variable or set_fact
 RESULT_KEYS = ('changed', 'failed', 'skipped', 'msg', 'invocation', 'warnings', 'deprecations', '_ansible_no_log')
+#: plan keys that describe the way from the last applied plan, not the state: the own pods to remove
+#: (they differ between a run that removes them and the next one, which must change nothing)
+TRANSIENT_KEYS = ('absent_pods',)
 
 ARGSPEC = dict(
     dict((k, spec) for k, spec in COMMON_ARGSPEC.items() if k != 'netns'),
@@ -43,7 +46,7 @@ ARGSPEC = dict(
 
 def content_of(plan: Dict[str, Any]) -> Dict[str, Any]:
     """The document stored for ``plan``: the plan without what a task result added to it."""
-    return dict(format=FORMAT, plan=dict((k, val) for k, val in plan.items() if k not in RESULT_KEYS))
+    return dict(format=FORMAT, plan=dict((k, val) for k, val in plan.items() if k not in RESULT_KEYS + TRANSIENT_KEYS))
 
 
 def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:

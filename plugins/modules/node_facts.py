@@ -35,6 +35,12 @@ options:
         without a name here is called by its own name (C(node_ip), C(dev), C(peers[2])).
     type: dict
     default: {}
+  record:
+    description:
+      - The collection's record of what it applied on this host (C(podnet_state_dir/applied.json)). Its pods are
+        returned as RV(recorded_pods), so that the plan can remove the collection's own pods it no longer wants.
+      - A missing or unreadable record gives no pods; it is never an error.
+    type: str
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:
@@ -89,6 +95,12 @@ links:
   returned: success
   type: dict
   sample: {"eth0": {"kind": "veth"}, "clash1": {"kind": "vxlan", "vni": 1, "port": 8472}}
+recorded_pods:
+  description: The pods of the plan in O(record) (name and host side of the veth); empty without a usable record.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "ns1", "host_dev": "veth-ns1"}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

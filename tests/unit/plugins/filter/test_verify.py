@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from ansible_collections.openkube.podnet.plugins.filter.verify import deployed_plan
+from ansible_collections.openkube.podnet.plugins.filter.verify import deployed_plan, verify_matrix, verify_targets
 
 PATH = '/var/lib/podnet/applied.json'
 
@@ -38,3 +38,18 @@ def test_not_a_record():
     for text in ('{broken', '{"format": 9, "plan": {}}', '{"format": 1}'):
         got = deployed_plan(slurped(text), 'worker2', PATH)
         assert got['plan'] is None and got['problem'].startswith('worker2: %s ' % PATH), got
+
+
+def _hostvars(**pods):
+    return dict((h, {'__podnet_verify_plan': {'mode': 'vxlan', 'pods': [{'ip': ip}] if ip else []}})
+                for h, ip in pods.items())
+
+
+def test_a_host_without_own_pods_is_neither_source_nor_target():
+    hv = _hostvars(worker2='192.168.10.10', worker3='192.168.11.10', worker4=None)
+    hosts = ['worker2', 'worker3', 'worker4']
+    assert verify_targets(hosts, hv, 'worker2') == ['192.168.11.10']
+    assert verify_targets(hosts, hv, 'worker4') == ['192.168.10.10', '192.168.11.10']
+    result = verify_matrix(hosts, hv)
+    assert set(result['matrix']) == {'worker2', 'worker3'}
+    assert result['lines'][-1] == "not verified (no pods of the collection's own, podnet_pods: []): worker4"

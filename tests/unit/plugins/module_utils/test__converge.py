@@ -114,3 +114,14 @@ def test_each_role_takes_one_contiguous_slice_in_the_roles_order():
             runs = [role for i, role in enumerate(roles) if i == 0 or roles[i - 1] != role]
             expected = ['pod', plan['apply_role'], 'podnet'] if state == 'present' else ['podnet']
             assert runs == expected, (mode, state, roles)
+
+
+def test_own_pods_no_longer_wanted_go_in_cleanup():
+    p = _plan.host_plan(MEMBERS, 'worker2', dict(mode='vxlan', pods=[]),
+                        dict(FACTS, recorded_pods=[{'name': 'ns1', 'host_dev': 'veth-ns1'}]))
+    calls = [(s.module, s.args, s.role) for s in _converge.steps(p)]
+    assert ('veth', {'name': 'veth-ns1', 'state': 'absent'}, 'podnet') in calls
+    assert ('netns', {'name': 'ns1', 'state': 'absent'}, 'podnet') in calls
+    assert not [c for c in calls if c[2] == 'pod']
+    # the pods on their own: only forwarding (and an empty list of host routes to pods)
+    assert [c[0] for c in _converge.steps(p, ['pods'])] == ['route', 'sysctl']

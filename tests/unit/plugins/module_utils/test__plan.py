@@ -282,3 +282,42 @@ def test_a_validated_cluster_is_not_checked_pairwise_again(monkeypatch):
     assert calls == [4]
     trusted = _plan.host_plan(members, 'worker2', {'mode': 'vxlan'}, facts, validated=True)
     assert calls == [4] and trusted == checked
+
+
+@pytest.mark.parametrize('mode', ['host-gw', 'vxlan', 'ipip'])
+def test_no_pods_of_the_own_serves_the_range_however_attached(mode):
+    """podnet_pods: [] (a container runtime makes the pods): the peers' routes and the mode's entries are as
+    with pods; no pod, no /32 host route, nothing removed."""
+    with_pods, without = plan(mode), plan(mode, pods=[])
+    assert without['pods'] == [] and without['absent_pods'] == []
+    assert [r for r in without['routes'] if r['dst'].endswith('/32')] == []
+    assert peer_routes(without) == peer_routes(with_pods)
+    for key in ('vxlan', 'ipip', 'neighbors', 'fdb', 'firewall', 'sysctl'):
+        assert without[key] == with_pods[key], key
+
+
+@pytest.mark.parametrize('recorded, pods, absent', [
+    # nothing recorded (first run, or a record that could not be read): nothing to remove
+    (None, [], []),
+    # the own pod ns1 is no longer wanted: its veth and namespace go
+    ([{'name': 'ns1', 'host_dev': 'veth-ns1'}], [], [{'name': 'ns1', 'host_dev': 'veth-ns1'}]),
+    # still wanted: nothing goes
+    ([{'name': 'ns1', 'host_dev': 'veth-ns1'}], [{'name': 'ns1'}], []),
+    # kept under another host_dev: only the old veth goes
+    ([{'name': 'ns1', 'host_dev': 'old-ns1'}], [{'name': 'ns1'}], [{'name': None, 'host_dev': 'old-ns1'}]),
+    # ns2 goes, but its veth name is now ns1's: the namespace only
+    ([{'name': 'ns2', 'host_dev': 'veth-x'}], [{'name': 'ns1', 'host_dev': 'veth-x'}], [{'name': 'ns2', 'host_dev': None}]),
+])
+def test_own_pods_no_longer_wanted_are_removed(recorded, pods, absent):
+    facts = dict(FACTS, recorded_pods=recorded) if recorded is not None else FACTS
+    assert plan('vxlan', facts=facts, pods=pods)['absent_pods'] == absent
+
+
+def test_removed_pods_are_not_recorded():
+    """The record holds the state, not the way there: a run that removes a pod and the next one (nothing left
+    to remove) store the same record, so the next one changes nothing."""
+    from ansible_collections.openkube.podnet.plugins.module_utils import _record
+    facts = dict(FACTS, recorded_pods=[{'name': 'ns1', 'host_dev': 'veth-ns1'}])
+    removing, settled = plan('vxlan', facts=facts, pods=[]), plan('vxlan', pods=[])
+    assert removing['absent_pods'] and not settled['absent_pods']
+    assert _record.content_of(removing) == _record.content_of(settled)

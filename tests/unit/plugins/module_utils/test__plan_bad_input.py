@@ -63,7 +63,6 @@ CASES = [
     case('pod-host-dev-over-15-bytes', ('worker2', 'podnet_pods[0].host_dev', 'veth-0123456789ab'),
          dict(pods=[dict(name='ns1', host_dev='veth-0123456789ab')])),
     case('pod-name-with-slash', ('worker2', 'podnet_pods[0].name', 'a/b'), dict(pods=[dict(name='a/b')])),
-    case('pods-empty', ('worker2', 'podnet_pods', '[]'), dict(pods=[])),
     case('pods-wrong-type-string', ('worker2', 'podnet_pods', 'ns1'), dict(pods='ns1')),
     case('pods-duplicate-name', ('worker2', 'podnet_pods[1].name', 'ns1'), dict(pods=[dict(name='ns1'), dict(name='ns1')])),
     case('pod-ip-outside-range', ('worker2', 'podnet_pods[0].ip', '10.0.0.5'), dict(pods=[dict(name='ns1', ip='10.0.0.5')])),

@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+"""A container runtime's CNI calls, made with Debian's CNI plugins (containernetworking-plugins, in
+/usr/lib/cni) inside a lab host: what kubelet through containerd, or Podman, do to attach a pod.
+
+There is no ``cnitool`` in Debian or on PyPI, so this does what libcni does: for every plugin of a network
+configuration list, in order, run the plugin binary with the CNI environment (``CNI_COMMAND``,
+``CNI_CONTAINERID``, ``CNI_NETNS``, ``CNI_IFNAME``, ``CNI_PATH``) and its configuration on stdin, the
+``name`` and ``cniVersion`` of the list added and the previous plugin's result as ``prevResult``; DEL in
+reverse order. A single plugin's configuration is a list of one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+CNI_PATH = '/usr/lib/cni:/opt/cni/bin'  # where Debian installs the plugins, then the upstream location
+
+
+class CniError(AssertionError):
+    pass
+
+
+def _plugins(conf):
+    if 'plugins' in conf:
+        return conf['plugins']
+    return [dict((k, v) for k, v in conf.items() if k not in ('name', 'cniVersion'))]
+
+
+def _find(host, kind):
+    for folder in CNI_PATH.split(':'):
+        path = '%s/%s' % (folder, kind)
+        if host.run(['test', '-x', path]).returncode == 0:
+            return path
+    raise CniError('CNI plugin %s is not in %s on %s (install containernetworking-plugins)' % (kind, CNI_PATH, host.name))
+
+
+def _call(host, command, plugin, conf, netns, container_id, ifname, prev):
+    stdin = dict(copy.deepcopy(plugin), name=conf['name'], cniVersion=conf['cniVersion'])
+    if prev is not None:
+        stdin['prevResult'] = prev
+    env = ['CNI_COMMAND=' + command, 'CNI_CONTAINERID=' + container_id, 'CNI_NETNS=/run/netns/' + netns,
+           'CNI_IFNAME=' + ifname, 'CNI_PATH=' + CNI_PATH]
+    proc = host.run(['env'] + env + [_find(host, plugin['type'])], input=json.dumps(stdin), timeout=60)
+    if proc.returncode != 0:
+        raise CniError('%s: CNI %s of %s (plugin %s) failed (rc %d): %s %s' % (
+            host.name, command, container_id, plugin['type'], proc.returncode, proc.stdout.strip(), proc.stderr.strip()))
+    return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+
+def add(host, conf, netns, container_id=None, ifname='eth0'):
+    """Attach pod namespace ``netns`` of lab host ``host`` (created here when missing) with the network
+    configuration ``conf`` (a plugin's or a list's); returns the final CNI result."""
+    container_id = container_id or netns
+    if netns not in host.netns_list():
+        host.run(['ip', 'netns', 'add', netns], check=True)
+    result = None
+    for plugin in _plugins(conf):
+        result = _call(host, 'ADD', plugin, conf, netns, container_id, ifname, result)
+    return result
+
+
+def delete(host, conf, netns, result, container_id=None, ifname='eth0', remove_netns=True):
+    """Detach (DEL, plugins in reverse order, each given the ADD result) and remove the namespace."""
+    container_id = container_id or netns
+    for plugin in reversed(_plugins(conf)):
+        _call(host, 'DEL', plugin, conf, netns, container_id, ifname, result)
+    if remove_netns and netns in host.netns_list():
+        host.run(['ip', 'netns', 'del', netns], check=True)
+
+
+def pod_ip(result):
+    """The pod's IPv4 address from a CNI result (1.0.0: ips[].address with prefix)."""
+    for ip in (result or {}).get('ips', []):
+        address = ip['address'].split('/')[0]
+        if ':' not in address:
+            return address
+    raise CniError('no IPv4 address in the CNI result %r' % (result,))
