@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) openkube.podnet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's own iptables chains in the filter table.
+"""The collection's own iptables chains, in the filter table (accept, drop) and the nat table (masquerade).
 
 Entries are of two kinds, both owned by name (chains whose name starts with
-``PODNET-``):
+``PODNET-``), each in a table (``filter`` unless told):
 
 * ``chain``: a user-defined chain and its rules, in the order given, written as
   ``iptables-save`` prints them (``-s 192.168.10.0/24 -j ACCEPT``);
-* ``jump``: one rule ``-j <chain>`` at the top of a built-in chain (``FORWARD``,
-  ``INPUT`` or ``OUTPUT``) that sends packets through the chain.
+* ``jump``: one rule ``-j <chain>`` at the top of a built-in chain of that table (filter: ``INPUT``,
+  ``FORWARD``, ``OUTPUT``; nat: ``PREROUTING``, ``OUTPUT``, ``POSTROUTING``) that sends packets through the chain.
 
 Why iptables and not nft or netlink: netfilter rules are not netlink objects
 that pyroute2 manages, and the accept rules only help when they sit in the very
@@ -39,8 +39,10 @@ from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Po
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Change, Resource
 
 PREFIX = 'PODNET-'
-HOOKS = ('INPUT', 'FORWARD', 'OUTPUT')
-TABLE = 'filter'
+#: the built-in chains of each table a chain of the collection can be jumped to from
+TABLES = {'filter': ('INPUT', 'FORWARD', 'OUTPUT'), 'nat': ('PREROUTING', 'OUTPUT', 'POSTROUTING')}
+HOOKS = ('INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING')
+TABLE = 'filter'  # the default table
 _CHAIN_RE = re.compile(r'^PODNET-[A-Z0-9_-]{1,21}$')
 _SEARCH_PATH = ('/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin')
 # iptables-save prints protocol numbers by their /etc/protocols name
@@ -50,6 +52,7 @@ ARGSPEC = dict(
     COMMON_ARGSPEC,
     chains=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
+        table=dict(type='str', default=TABLE, choices=list(TABLES)),
         hook=dict(type='str', required=True, choices=list(HOOKS)),
         rules=dict(type='list', elements='str', default=[]),
     )),
@@ -76,12 +79,16 @@ def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
         if not isinstance(name, str) or not _CHAIN_RE.match(name):
             raise v.ValidationError('%s.name: %r is not a chain of the collection (PODNET- and up to 21 '
                                     'capitals, digits, _ or -)' % (key, name))
-        if name in seen:
-            raise v.ValidationError('%s.name: %r is given twice' % (key, name))
-        seen.add(name)
+        table = chain.get('table') or TABLE
+        if table not in TABLES:
+            raise v.ValidationError('%s.table: %r is not one of %s' % (key, table, ', '.join(TABLES)))
+        if (table, name) in seen:
+            raise v.ValidationError('%s.name: %r is given twice in table %s' % (key, name, table))
+        seen.add((table, name))
         hook = chain.get('hook')
-        if hook not in HOOKS:
-            raise v.ValidationError('%s.hook: %r is not one of %s' % (key, hook, ', '.join(HOOKS)))
+        if hook not in TABLES[table]:
+            raise v.ValidationError('%s.hook: %r is not a built-in chain of table %s: one of %s'
+                                    % (key, hook, table, ', '.join(TABLES[table])))
         rules = []
         for j, rule in enumerate(chain.get('rules') or []):
             text = normalise_rule(rule)
@@ -90,8 +97,8 @@ def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
                                         'as iptables-save prints them after -A CHAIN: "-s 10.0.0.0/8 -j ACCEPT")'
                                         % (key, j, rule))
             rules.append(text)
-        entries.append(dict(kind='chain', name=name, rules=rules))
-        entries.append(dict(kind='jump', name='%s -> %s' % (hook, name), chain=hook, target=name))
+        entries.append(dict(kind='chain', table=table, name=name, rules=rules))
+        entries.append(dict(kind='jump', table=table, name='%s -> %s' % (hook, name), chain=hook, target=name))
     return entries
 
 
@@ -109,31 +116,34 @@ def _binary(params: Dict[str, Any], suffix: str) -> str:
 
 
 def parse_save(text: str) -> List[Dict[str, Any]]:
-    """Owned chains and jumps to them from ``iptables-save -t filter`` output."""
-    chains, jumps, in_table = {}, [], False  # type: Dict[str, List[str]], List[Dict[str, Any]], bool
+    """Owned chains and jumps to them, in every table of ``iptables-save`` output that the collection uses."""
+    chains = {}  # type: Dict[Tuple[str, str], List[str]]
+    jumps = []  # type: List[Dict[str, Any]]
+    table = None  # type: Optional[str]
     for line in text.splitlines():
         line = line.strip()
         if line.startswith('*'):
-            in_table = line[1:] == TABLE
+            table = line[1:] if line[1:] in TABLES else None
             continue
-        if not in_table or not line or line.startswith('#'):
+        if table is None or not line or line.startswith('#'):
             continue
         if line == 'COMMIT':
-            in_table = False
+            table = None
         elif line.startswith(':'):
             name = line[1:].split()[0]
             if name.startswith(PREFIX):
-                chains.setdefault(name, [])
+                chains.setdefault((table, name), [])
         elif line.startswith('-A '):
             parts = line.split(None, 2)
             chain, rest = parts[1], parts[2] if len(parts) > 2 else ''
             if chain.startswith(PREFIX):
-                chains.setdefault(chain, []).append(normalise_rule(rest))
+                chains.setdefault((table, chain), []).append(normalise_rule(rest))
             else:
                 words = rest.split()
                 if words[:1] == ['-j'] and len(words) == 2 and words[1].startswith(PREFIX):
-                    jumps.append(dict(kind='jump', name='%s -> %s' % (chain, words[1]), chain=chain, target=words[1]))
-    return [dict(kind='chain', name=n, rules=r) for n, r in sorted(chains.items())] + jumps
+                    jumps.append(dict(kind='jump', table=table, name='%s -> %s' % (chain, words[1]), chain=chain,
+                                      target=words[1]))
+    return [dict(kind='chain', table=t, name=n, rules=r) for (t, n), r in sorted(chains.items())] + jumps
 
 
 class Firewall(Resource):
@@ -154,25 +164,28 @@ class Firewall(Resource):
         return proc.stdout
 
     def read(self) -> List[Dict[str, Any]]:
-        return parse_save(self._run('-save', ['-t', TABLE]))
+        # every table in use: one call, and a table never used (nat on a host without masquerade) is not
+        # loaded just to be read
+        return parse_save(self._run('-save', []))
 
-    def key(self, entry: Dict[str, Any]) -> Tuple[str, str]:
-        return (entry['kind'], entry['name'])
+    def key(self, entry: Dict[str, Any]) -> Tuple[str, str, str]:
+        return (entry.get('table', TABLE), entry['kind'], entry['name'])
 
     def owned(self, entry: Dict[str, Any]) -> bool:
         return (entry['target'] if entry['kind'] == 'jump' else entry['name']).startswith(PREFIX)
 
     def describe(self, entry: Dict[str, Any]) -> str:
         if entry['kind'] == 'jump':
-            return 'jump %s -A %s -j %s' % (TABLE, entry['chain'], entry['target'])
-        return 'chain %s %s [%s]' % (TABLE, entry['name'], '; '.join(entry['rules']))
+            return 'jump %s -A %s -j %s' % (entry.get('table', TABLE), entry['chain'], entry['target'])
+        return 'chain %s %s [%s]' % (entry.get('table', TABLE), entry['name'], '; '.join(entry['rules']))
 
     def restore_input(self, changes: List[Change]) -> str:
-        """One iptables-restore --noflush transaction for all the changes, in a safe order:
-        fill chains, then add jumps to them, then remove jumps, then remove the chains."""
-        fill, add_jumps, del_jumps, del_chains = [], [], [], []
+        """One iptables-restore --noflush transaction for all the changes, table by table, each in a safe
+        order: fill chains, then add jumps to them, then remove jumps, then remove the chains."""
+        tables = {}  # type: Dict[str, Tuple[List[str], List[str], List[str], List[str]]]
         for change in changes:
             entry = change.before if change.op == 'delete' else change.after
+            fill, add_jumps, del_jumps, del_chains = tables.setdefault(entry.get('table', TABLE), ([], [], [], []))
             if entry['kind'] == 'chain':
                 if change.op == 'delete':
                     del_chains += ['-F %s' % entry['name'], '-X %s' % entry['name']]
@@ -182,7 +195,11 @@ class Firewall(Resource):
                 del_jumps.append('-D %s -j %s' % (entry['chain'], entry['target']))
             else:
                 add_jumps.append('-I %s 1 -j %s' % (entry['chain'], entry['target']))
-        return '\n'.join(['*' + TABLE] + fill + add_jumps + del_jumps + del_chains + ['COMMIT', ''])
+        lines = []
+        for table in sorted(tables):
+            fill, add_jumps, del_jumps, del_chains = tables[table]
+            lines += ['*' + table] + fill + add_jumps + del_jumps + del_chains + ['COMMIT']
+        return '\n'.join(lines + [''])
 
     def apply(self, changes: List[Change]) -> None:
         self._run('-restore', ['-w', '--noflush'], self.restore_input(changes))

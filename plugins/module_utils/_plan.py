@@ -53,6 +53,8 @@ T = TypeVar('T')
 TUNNEL_RP_FILTER = '2'
 FORWARD_CHAIN = 'PODNET-FORWARD'
 INPUT_CHAIN = 'PODNET-INPUT'
+MASQUERADE_CHAIN = 'PODNET-POSTROUTING'
+MULTICAST = '224.0.0.0/4'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
 GATEWAY_OFFSET = 1  # the host side of every pod's veth holds .1/32: the pod's gateway
 RECORD_FILE = 'applied.json'  # in podnet_state_dir: the last applied plan (_record.py)
@@ -69,6 +71,7 @@ DEFAULTS = dict(
     crosssubnet_encap='vxlan',
     encap_filter=True,
     forward_accept=True,
+    masquerade=True,
     iptables='iptables',
     state_dir='/var/lib/podnet',
     repair=True,
@@ -128,7 +131,7 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if s['crosssubnet_encap'] not in CROSSSUBNET_ENCAPS:
         _host_fail(host, 'podnet_crosssubnet_encap', s['crosssubnet_encap'],
                    'is not an encapsulation for crosssubnet: choose one of %s' % ', '.join(CROSSSUBNET_ENCAPS))
-    for key in ('encap_filter', 'forward_accept', 'repair'):
+    for key in ('encap_filter', 'forward_accept', 'masquerade', 'repair'):
         value = s[key]
         if isinstance(value, str) and value.lower() in ('true', 'false', 'yes', 'no', '1', '0'):
             value = value.lower() in ('true', 'yes', '1')
@@ -397,7 +400,10 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     FORWARD policy DROP (Docker's) does not cut the pods off. PODNET-INPUT (jumped to from INPUT)
     drops the encapsulation the mode uses (IP protocol 4, or UDP to the VXLAN port) unless it comes
     from a peer's node IP: nobody else on the underlay can inject packets into the pod network.
-    Chains that are not wanted are removed (purge), and state absent removes both.
+    PODNET-POSTROUTING (nat, jumped to from POSTROUTING) masquerades what the pods send outside every pod
+    range of the cluster (and multicast) behind the address of the interface it leaves by, the node IP for
+    the underlay: flannel's --ip-masq, Calico's natOutgoing. Pod to pod is never masqueraded.
+    Chains that are not wanted are removed (purge), and state absent removes them all.
 
     The peers' addresses are given as the fewest prefixes that cover exactly them and this host's own
     node IP (``peer_prefixes``): iptables tries the rules one by one, and with one rule per peer the
@@ -413,7 +419,17 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
         match = ENCAPS[encap].firewall_match(settings)
         rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in peer_prefixes(me, peers)]
         chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match]))
+    if settings['masquerade']:
+        own = me['pod_cidr']
+        rules = ['-s %s -d %s -j RETURN' % (own, prefix) for prefix in pod_prefixes(me, peers)]
+        chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', rules=rules + [
+            '-s %s -d %s -j RETURN' % (own, MULTICAST), '-s %s -j MASQUERADE' % own]))
     return dict(chains=chains, purge=True, iptables=settings['iptables'])
+
+
+def pod_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]]) -> List[str]:
+    """The fewest prefixes covering exactly every pod range of the cluster: what pods reach unmasqueraded."""
+    return [str(net) for net in ipaddress.collapse_addresses(ipaddress.ip_network(n['pod_cidr']) for n in [me] + list(peers))]
 
 
 def peer_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]]) -> List[str]:

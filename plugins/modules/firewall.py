@@ -10,12 +10,14 @@ module: firewall
 short_description: The collection's own iptables chains (accept pod traffic, admit encapsulation from peers only)
 version_added: 0.2.0
 description:
-  - Manages user-defined chains of the C(filter) table whose names start with C(PODNET-), their rules,
-    and one jump to each at the top of a built-in chain (O(chains[].hook)). Nothing else in the table is
-    changed; other chains, other rules and the policies of the built-in chains stay as they are.
+  - Manages user-defined chains whose names start with C(PODNET-), in the C(filter) or the C(nat) table
+    (O(chains[].table)), their rules, and one jump to each at the top of a built-in chain of its table
+    (O(chains[].hook)). Nothing else in the tables is changed; other chains, other rules and the policies of
+    the built-in chains stay as they are.
   - The role P(openkube.podnet.podnet#role) uses it for C(PODNET-FORWARD) (accept traffic from and to the
     host's pods, so that a FORWARD policy DROP, as Docker leaves it, does not cut the pods off) and
-    C(PODNET-INPUT) (drop IP-in-IP or VXLAN packets that do not come from a peer's node IP).
+    C(PODNET-INPUT) (drop IP-in-IP or VXLAN packets that do not come from a peer's node IP), and in the nat
+    table C(PODNET-POSTROUTING) (masquerade what the pods send outside every pod range of the cluster).
   - "Why iptables, run as a program: netfilter rules are not netlink objects that pyroute2 manages, and
     the accept must sit in the very chain whose policy drops. C(iptables -P FORWARD DROP) sets the policy
     of the FORWARD chain of the host's iptables backend (nf_tables through iptables-nft, or legacy
@@ -40,11 +42,18 @@ options:
         description: Chain name, C(PODNET-) followed by capitals, digits, C(_) or C(-) (at most 28 characters).
         type: str
         required: true
+      table:
+        description: The table of the chain.
+        type: str
+        default: filter
+        choices: [filter, nat]
       hook:
-        description: The built-in chain of the filter table whose first rule jumps to this chain.
+        description:
+          - The built-in chain of the table whose first rule jumps to this chain. filter has V(INPUT), V(FORWARD)
+            and V(OUTPUT); nat has V(PREROUTING), V(OUTPUT) and V(POSTROUTING).
         type: str
         required: true
-        choices: [INPUT, FORWARD, OUTPUT]
+        choices: [INPUT, FORWARD, OUTPUT, PREROUTING, POSTROUTING]
       rules:
         description: Rule bodies (match and target), as iptables-save prints them after C(-A CHAIN).
         type: list
@@ -81,6 +90,13 @@ EXAMPLES = r'''
         rules:
           - -s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN
           - -p udp -m udp --dport 8472 -j DROP
+      - name: PODNET-POSTROUTING
+        table: nat
+        hook: POSTROUTING
+        rules:
+          - -s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN
+          - -s 192.168.10.0/24 -d 224.0.0.0/4 -j RETURN
+          - -s 192.168.10.0/24 -j MASQUERADE
     purge: true
 
 - name: Remove the collection's chains
@@ -96,8 +112,8 @@ entries:
   type: list
   elements: dict
   sample:
-    - {kind: chain, name: PODNET-FORWARD, rules: ['-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
-    - {kind: jump, name: FORWARD -> PODNET-FORWARD, chain: FORWARD, target: PODNET-FORWARD}
+    - {kind: chain, table: filter, name: PODNET-FORWARD, rules: ['-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
+    - {kind: jump, table: filter, name: FORWARD -> PODNET-FORWARD, chain: FORWARD, target: PODNET-FORWARD}
 actions:
   description: What was (or, in check mode, would be) done, one line per chain or jump.
   returned: success

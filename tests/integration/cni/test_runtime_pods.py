@@ -1,5 +1,14 @@
 # -*- coding: utf-8 -*-
-"""Issue 16, point 1: a host whose pods a container runtime makes (``podnet_pods: []``), on this machine's kernel.
+"""Issue 16, points 1 and 4, on this machine's kernel: pod egress masqueraded behind the node's address, and a host
+whose pods a container runtime makes (``podnet_pods: []``).
+
+Egress: the lab converged vxlan; a pod's ping to the other host's node IP (outside every pod range) arrives
+there from the sending host's node IP, and its ping to the other host's pod arrives from the pod's own address
+(tcpdump on the receiving host's underlay, which sees the inner packet for the pod). ``iptables-save -t nat``
+shows the collection's chain. With ``podnet_masquerade: false`` the chain goes and the pod's own address
+arrives; on again, a rerun changes nothing.
+
+Runtime pods:
 
 The lab converges vxlan with the collection's pod ``ns1`` on both hosts. Then worker3 gets ``podnet_pods: []``
 (a temporary copy of inventories/lab): the converge removes worker3's own pod, which the record says the
@@ -60,6 +69,55 @@ def lab():
         yield built
 
 
+def sources(host, dev, bpf, action):
+    """The IPv4 sources of ICMP echo requests that ``host`` sees on ``dev`` (tcpdump there, matching ``bpf``)
+    while ``action()`` runs."""
+    capture = subprocess.Popen(host.nsenter() + ['timeout', '15', 'tcpdump', '-l', '-nn', '-c', '2', '-i', dev, bpf],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(1)  # tcpdump listening before the first packet
+    try:
+        result = action()
+    finally:
+        out = capture.communicate(timeout=30)[0]
+    return result, sorted(set(line.split(' IP ')[1].split(' > ')[0] for line in out.splitlines() if ' IP ' in line))
+
+
+def nat_rules(host):
+    return [line for line in host.run('iptables-save -t nat', check=True).stdout.splitlines() if 'PODNET' in line]
+
+
+def test_egress_is_masqueraded_pod_to_pod_never(lab, capsys):
+    w2, w3 = lab.hosts['worker2'], lab.hosts['worker3']
+    assert nat_rules(w2) == [
+        ':PODNET-POSTROUTING - [0:0]', '-A POSTROUTING -j PODNET-POSTROUTING',
+        '-A PODNET-POSTROUTING -s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN',
+        '-A PODNET-POSTROUTING -s 192.168.10.0/24 -d 224.0.0.0/4 -j RETURN',
+        '-A PODNET-POSTROUTING -s 192.168.10.0/24 -j MASQUERADE']
+
+    def ping(target):
+        return lambda: w2.ns_run('ns1', ['ping', '-c', '2', '-i', '0.3', '-W', '2', '-q', target])
+    # to the other host's node IP: leaves worker2 as 10.57.4.20 (plain on eth0)
+    out, seen = sources(w3, 'eth0', 'icmp[icmptype] == icmp-echo', ping('10.57.4.21'))
+    assert out.returncode == 0 and seen == ['10.57.4.20'], (out.stdout, seen)
+    # to the other host's pod: its own address, as the pod on worker3 sees it (inside the vxlan device)
+    out, seen = sources(w3, 'podnet.vxlan', 'icmp[icmptype] == icmp-echo', ping('192.168.11.10'))
+    assert out.returncode == 0 and seen == ['192.168.10.10'], (out.stdout, seen)
+
+    off = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_masquerade=false')
+    assert changed(off) == {'worker2': 1, 'worker3': 1}, off.stdout[-3000:]
+    assert nat_rules(w2) == []
+    out, seen = sources(w3, 'eth0', 'icmp[icmptype] == icmp-echo', ping('10.57.4.21'))
+    assert out.returncode == 0 and seen == ['192.168.10.10'], (out.stdout, seen)
+
+    on = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert changed(on) == {'worker2': 1, 'worker3': 1}, on.stdout[-3000:]
+    again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+    with capsys.disabled():
+        print('\negress: pod -> other node IP arrives from 10.57.4.20 (masqueraded); pod -> pod from 192.168.10.10; '
+              'podnet_masquerade=false: from 192.168.10.10')
+
+
 def test_runtime_pods_are_served_and_left_alone(lab, tmp_path, capsys):
     w2, w3 = lab.hosts['worker2'], lab.hosts['worker3']
     assert 'ns1' in w3.netns_list()
@@ -90,6 +148,10 @@ def test_runtime_pods_are_served_and_left_alone(lab, tmp_path, capsys):
         assert there.returncode == 0, there.stdout + there.stderr
         assert back.returncode == 0, back.stdout + back.stderr
         assert 'VXLAN' in wire or '8472' in wire, wire
+        # the runtime's pod leaves behind worker3's address too: the masquerade is by pod range, not by pod
+        out, seen = sources(w2, 'eth0', 'icmp[icmptype] == icmp-echo',
+                            lambda: w3.ns_run('runtime1', ['ping', '-c', '2', '-i', '0.3', '-W', '2', '-q', '10.57.4.20']))
+        assert out.returncode == 0 and seen == ['10.57.4.21'], (out.stdout, seen)
 
         # a rerun changes nothing, and the runtime's pod (its veth, addresses, routes) is as it was
         before = dump(lab)

@@ -85,7 +85,7 @@ def test_ipip_hardening_under_uml(uml, capsys):
     try:
         write_inventory(inv)
         result = uml(SCRIPT.format(repo=REPO, inv=inv, forge=os.path.join(HERE, 'forge.py')), timeout=1500, mem='2G',
-                     modules=('ip_tables', 'iptable_filter', 'xt_tcpudp'))
+                     modules=('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE'))
     finally:
         shutil.rmtree(inv, ignore_errors=True)
     out = result.output

@@ -107,7 +107,7 @@ def parse(output):
 
 def test_ipip_lifecycle_under_uml(uml, capsys):
     result = uml(SCRIPT.format(repo=REPO, callbacks=kit.CALLBACKS), timeout=1500, mem='2G',
-                 modules=('ip_tables', 'iptable_filter', 'xt_tcpudp'))
+                 modules=('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE'))
     runs, recaps, events, dumps, notes = parse(result.output)
     for name, (rc, secs) in runs.items():
         kit.TIMINGS.append(('UML %s (rc %d)' % (name, rc), secs))

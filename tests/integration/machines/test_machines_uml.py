@@ -93,7 +93,7 @@ def test_ipip_on_the_booted_machines(uml, capsys):
     _ensure_image()
     lab = 'u' + uuid.uuid4().hex[:6]
     result = uml(SCRIPT.format(venv_bin=VENV_BIN, repo=REPO, lab=lab), timeout=1500, mem='3G',
-                 modules=('ip_tables', 'iptable_filter', 'xt_tcpudp'))
+                 modules=('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE'))
     out = result.output
     with capsys.disabled():
         print('\nipip on the booted machines, inside the second kernel: %.0f s\n%s' % (result.seconds, '\n'.join(

@@ -13,9 +13,37 @@ CHAINS = [
 ]
 
 
-def save(ns):
-    return [line for line in sh('ip', 'netns', 'exec', ns, 'iptables-save', '-t', 'filter').splitlines()
+def save(ns, table='filter'):
+    return [line for line in sh('ip', 'netns', 'exec', ns, 'iptables-save', '-t', table).splitlines()
             if line and not line.startswith('#')]
+
+
+MASQUERADE = dict(name='PODNET-POSTROUTING', table='nat', hook='POSTROUTING', rules=[
+    '-s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN', '-s 192.168.10.0/24 -d 224.0.0.0/4 -j RETURN',
+    '-s 192.168.10.0/24 -j MASQUERADE'])
+
+
+def test_nat_chain_four_runs_beside_foreign_nat_rules_then_purge(netns):
+    """The masquerade chain in the nat table, with a filter chain in the same transaction; a rule of someone
+    else's in nat POSTROUTING (Docker's, say) stays where it is, below the collection's jump."""
+    ns = netns()
+    sh('ip', 'netns', 'exec', ns, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '172.17.0.0/16', '-j', 'MASQUERADE')
+    args = dict(netns=ns, chains=[CHAINS[0], MASQUERADE], purge=True)
+    first_check, applied, _second_check, again = four_runs('firewall', args)
+    assert sorted(first_check['actions']) == sorted(applied['actions']) and len(applied['actions']) == 4
+    assert sorted((e['table'], e['kind'], e['name']) for e in again['entries'] if e['table'] == 'nat') == [
+        ('nat', 'chain', 'PODNET-POSTROUTING'), ('nat', 'jump', 'POSTROUTING -> PODNET-POSTROUTING')]
+    nat = save(ns, 'nat')
+    assert [line for line in nat if line.startswith('-A POSTROUTING')] == [
+        '-A POSTROUTING -j PODNET-POSTROUTING', '-A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE']
+    assert ['-A PODNET-POSTROUTING ' + r for r in MASQUERADE['rules']] == [line for line in nat if line.startswith('-A PODNET-')]
+    assert '-A FORWARD -j PODNET-FORWARD' in save(ns)
+
+    removed = run_module('firewall', dict(netns=ns, chains=[CHAINS[0]], purge=True))
+    assert removed['changed'] and [e['table'] for e in removed['entries']] == ['filter', 'filter'], removed
+    nat = save(ns, 'nat')
+    assert not [line for line in nat if 'PODNET' in line]
+    assert '-A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE' in nat
 
 
 def test_four_runs_keep_foreign_rules_and_policy_then_purge(netns):

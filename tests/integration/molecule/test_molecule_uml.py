@@ -28,7 +28,7 @@ exit $rc
 '''
 
 
-UML_IPTABLES_MODULES = ('ip_tables', 'iptable_filter', 'xt_tcpudp')
+UML_IPTABLES_MODULES = ('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE')
 
 
 @pytest.mark.uml

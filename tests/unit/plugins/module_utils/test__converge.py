@@ -36,7 +36,7 @@ def test_vxlan_order_is_device_neighbour_fdb_route():
                                                  'net/ipv4/conf/podnet.vxlan/rp_filter': '2',
                                                  'net/ipv4/conf/eth0/rp_filter': '2'}, 'purge': True,
                                     'removed_devices': ['podnet.ipip']})
-    assert [c['name'] for c in steps[-3][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT']
+    assert [c['name'] for c in steps[-3][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-POSTROUTING']
 
 
 def test_host_gw_restores_what_a_tunnel_mode_changed():

@@ -49,11 +49,12 @@ def resource(params, current_text=SAVE):
     return fw, _firewall.parse_save(current_text), wanted
 
 
-def test_parse_reads_own_chains_and_jumps_of_the_filter_table_only():
+def test_parse_reads_own_chains_and_jumps_of_filter_and_nat():
     entries = _firewall.parse_save(SAVE)
-    names = sorted(e['name'] for e in entries)
-    assert names == ['FORWARD -> PODNET-FORWARD', 'FORWARD -> PODNET-OLD', 'INPUT -> PODNET-INPUT',
-                     'PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-OLD']
+    names = sorted((e['table'], e['name']) for e in entries)
+    assert names == [('filter', 'FORWARD -> PODNET-FORWARD'), ('filter', 'FORWARD -> PODNET-OLD'),
+                     ('filter', 'INPUT -> PODNET-INPUT'), ('filter', 'PODNET-FORWARD'), ('filter', 'PODNET-INPUT'),
+                     ('filter', 'PODNET-OLD'), ('nat', 'PODNET-NAT')]
     inp = [e for e in entries if e['name'] == 'PODNET-INPUT'][0]
     assert inp['rules'] == ['-s 10.57.4.21/32 -p 4 -j RETURN', '-p 4 -j DROP']
 
@@ -63,9 +64,10 @@ def test_same_rules_no_change_and_purge_removes_only_own_leftovers():
     assert fw.compare(current, wanted, 'present', purge=False) == []
     changes = fw.compare(current, wanted, 'present', purge=True)
     assert sorted((c.op, c.before['name']) for c in changes) == [
-        ('delete', 'FORWARD -> PODNET-OLD'), ('delete', 'PODNET-OLD')]
+        ('delete', 'FORWARD -> PODNET-OLD'), ('delete', 'PODNET-NAT'), ('delete', 'PODNET-OLD')]
     text = fw.restore_input(changes)
-    assert text.splitlines() == ['*filter', '-D FORWARD -j PODNET-OLD', '-F PODNET-OLD', '-X PODNET-OLD', 'COMMIT']
+    assert text.splitlines() == ['*filter', '-D FORWARD -j PODNET-OLD', '-F PODNET-OLD', '-X PODNET-OLD', 'COMMIT',
+                                 '*nat', '-F PODNET-NAT', '-X PODNET-NAT', 'COMMIT']
 
 
 def test_changed_rules_rewrite_the_chain_and_new_jumps_go_first():
@@ -94,7 +96,9 @@ def test_everything_added_on_an_empty_table():
 
 @pytest.mark.parametrize('chains,message', [
     ([dict(name='DOCKER-USER', hook='FORWARD')], 'is not a chain of the collection'),
-    ([dict(name='PODNET-X', hook='PREROUTING')], 'is not one of'),
+    ([dict(name='PODNET-X', hook='PREROUTING')], 'is not a built-in chain of table filter'),
+    ([dict(name='PODNET-X', table='nat', hook='FORWARD')], 'is not a built-in chain of table nat'),
+    ([dict(name='PODNET-X', table='mangle', hook='FORWARD')], "table: 'mangle' is not one of filter, nat"),
     ([dict(name='PODNET-X', hook='INPUT', rules=['-A INPUT -j ACCEPT'])], 'is not a rule body'),
     ([dict(name='PODNET-X', hook='INPUT', rules=['ACCEPT'])], 'is not a rule body'),
     ([dict(name='PODNET-X', hook='INPUT'), dict(name='PODNET-X', hook='FORWARD')], 'given twice'),
@@ -102,3 +106,23 @@ def test_everything_added_on_an_empty_table():
 def test_validation(chains, message):
     with pytest.raises(_validate.ValidationError, match=message):
         _firewall.wanted_from_params(dict(chains=chains))
+
+
+def test_a_nat_chain_beside_the_filter_ones_in_one_transaction():
+    params = dict(chains=WANTED['chains'] + [dict(
+        name='PODNET-POSTROUTING', table='nat', hook='POSTROUTING',
+        rules=['-s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN', '-s 192.168.10.0/24 -j MASQUERADE'])])
+    fw, current, wanted = resource(params)
+    changes = fw.compare(current, wanted, 'present', purge=True)
+    assert sorted((c.op, (c.after or c.before)['table'], (c.after or c.before)['name']) for c in changes) == [
+        ('add', 'nat', 'PODNET-POSTROUTING'), ('add', 'nat', 'POSTROUTING -> PODNET-POSTROUTING'),
+        ('delete', 'filter', 'FORWARD -> PODNET-OLD'), ('delete', 'filter', 'PODNET-OLD'),
+        ('delete', 'nat', 'PODNET-NAT')]
+    lines = fw.restore_input(changes).splitlines()
+    nat = lines[lines.index('*nat'):]
+    assert nat == ['*nat', ':PODNET-POSTROUTING - [0:0]', '-A PODNET-POSTROUTING -s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN',
+                   '-A PODNET-POSTROUTING -s 192.168.10.0/24 -j MASQUERADE', '-I POSTROUTING 1 -j PODNET-POSTROUTING',
+                   '-F PODNET-NAT', '-X PODNET-NAT', 'COMMIT']
+    # the same name in two tables is two chains
+    assert len(_firewall.wanted_from_params(dict(chains=[dict(name='PODNET-X', hook='INPUT'),
+                                                         dict(name='PODNET-X', table='nat', hook='OUTPUT')]))) == 4

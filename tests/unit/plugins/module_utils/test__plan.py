@@ -179,9 +179,11 @@ def test_firewall_chains_per_mode():
         '-s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
     ipip = dict((c['name'], c) for c in plan('ipip')['firewall']['chains'])
     assert ipip['PODNET-INPUT']['rules'] == ['-s 10.57.4.20/31 -p 4 -j RETURN', '-p 4 -j DROP']
-    assert [c['name'] for c in plan('host-gw')['firewall']['chains']] == ['PODNET-FORWARD']
-    assert plan('vxlan', encap_filter=False, forward_accept=False)['firewall'] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
-    assert plan('vxlan', encap_filter='false')['firewall']['chains'][-1]['name'] == 'PODNET-FORWARD'
+    assert [c['name'] for c in plan('host-gw')['firewall']['chains']] == ['PODNET-FORWARD', 'PODNET-POSTROUTING']
+    assert plan('vxlan', encap_filter=False, forward_accept=False, masquerade=False)['firewall'] == {
+        'chains': [], 'purge': True, 'iptables': 'iptables'}
+    assert [c['name'] for c in plan('vxlan', encap_filter='false')['firewall']['chains']] == [
+        'PODNET-FORWARD', 'PODNET-POSTROUTING']
     assert plan('vxlan', state='absent')['firewall'] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
     vx4789 = plan('vxlan', vxlan_port=4789)['firewall']['chains'][1]['rules']
     assert vx4789[-1] == '-p udp -m udp --dport 4789 -j DROP'
@@ -321,3 +323,19 @@ def test_removed_pods_are_not_recorded():
     removing, settled = plan('vxlan', facts=facts, pods=[]), plan('vxlan', pods=[])
     assert removing['absent_pods'] and not settled['absent_pods']
     assert _record.content_of(removing) == _record.content_of(settled)
+
+
+def test_masquerade_everything_but_the_cluster_pod_ranges_and_multicast():
+    """Pods' egress leaves behind the node's address (flannel --ip-masq, Calico natOutgoing); pod to pod, on
+    the host or across hosts, never: the cluster's pod ranges, collapsed, are returned from first."""
+    nat = [c for c in plan('host-gw')['firewall']['chains'] if c.get('table') == 'nat']
+    assert nat == [{'name': 'PODNET-POSTROUTING', 'table': 'nat', 'hook': 'POSTROUTING', 'rules': [
+        '-s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN', '-s 192.168.10.0/24 -d 224.0.0.0/4 -j RETURN',
+        '-s 192.168.10.0/24 -j MASQUERADE']}]
+    scattered = [('worker2', {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '10.244.0.0/24'}),
+                 ('worker3', {'podnet_node_ip': '10.57.4.21', 'podnet_pod_cidr': '172.16.5.0/24'})]
+    rules = [c for c in plan('vxlan', members=scattered)['firewall']['chains'] if c.get('table') == 'nat'][0]['rules']
+    assert rules[:2] == ['-s 10.244.0.0/24 -d 10.244.0.0/24 -j RETURN', '-s 10.244.0.0/24 -d 172.16.5.0/24 -j RETURN']
+    assert not [c for c in plan('vxlan', masquerade=False)['firewall']['chains'] if c.get('table') == 'nat']
+    with pytest.raises(_plan.PlanError, match="worker2: podnet_masquerade 'maybe' must be a boolean"):
+        plan('vxlan', masquerade='maybe')
