@@ -22,8 +22,9 @@ network state compare equal:
 
 * dropped everywhere: ``ifindex``, ``link_index``, ``link_netnsid`` (numbers the kernel hands
   out in creation order), ``stats``/``stats64`` (counters), address lifetimes
-  (``valid_life_time``, ``preferred_life_time``) and IPv6 DAD progress (``tentative``,
-  ``optimistic``, ``dadfailed``);
+  (``valid_life_time``, ``preferred_life_time``), IPv6 DAD progress (``tentative``,
+  ``optimistic``, ``dadfailed``) and a bridge's running timers (``gc_timer``, a port's
+  ``forward_delay_timer``: every ``*_timer``);
 * MAC addresses the kernel picks at random (veth pairs, the lab's eth0 — every device whose kind
   is not vxlan or ipip) are replaced by ``<mac:IFNAME>``, and what derives from them as well:
   the EUI-64 IPv6 link-local address (``<ll:IFNAME>``) and the solicited-node multicast FDB
@@ -77,7 +78,7 @@ def _masks(links):
 
 def _clean(value, masks):
     if isinstance(value, dict):
-        return dict((k, _clean(v, masks)) for k, v in value.items() if k not in VOLATILE)
+        return dict((k, _clean(v, masks)) for k, v in value.items() if k not in VOLATILE and not k.endswith('_timer'))
     if isinstance(value, list):
         return sorted((_clean(v, masks) for v in value), key=lambda x: json.dumps(x, sort_keys=True))
     if isinstance(value, str):

@@ -47,7 +47,7 @@ attributes:
     description: Linux only.
 '''
 
-    # The attributes of the two lab modules (openkube.podnet.lab, openkube.podnet.lab_machines),
+    # The attributes of the two lab modules (openkube.podnet.lab_namespaces, openkube.podnet.lab_machines),
     # which run on the machine that holds the lab and return a list of actions instead of a diff.
     LAB = r'''
 attributes:

@@ -20,7 +20,7 @@ import posixpath
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _fdb, _firewall, _neighbor, _netns, _record, _repair, _route, _sysctl, _ipip, _veth, _vxlan,
+    _address, _bridge, _cni, _fdb, _firewall, _ipip, _neighbor, _netns, _record, _repair, _route, _sysctl, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
@@ -31,6 +31,8 @@ PARTS = ('pods', 'mode', 'cleanup', 'record', 'repair')
 RESOURCES = {
     'netns': (_netns, _netns.Namespace),
     'veth': (_veth, _veth.VethPair),
+    'bridge': (_bridge, _bridge.Bridge),
+    'cni_config': (_cni, _cni.CniConfig),
     'address': (_address, _address.Addresses),
     'route': (_route, _route.RouteTable),
     'sysctl': (_sysctl, _sysctl.Sysctl),
@@ -43,7 +45,7 @@ RESOURCES = {
     'repair': (_repair, _repair.Units),
 }
 #: the resources that are files on the host, not kernel objects: no netlink socket for them
-FILE_RESOURCES = ('record', 'repair')
+FILE_RESOURCES = ('record', 'repair', 'cni_config')
 
 
 def with_defaults(spec, given):
@@ -86,13 +88,26 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         add('podnet', 'repair', dict(state='absent', state_dir=repair['state_dir'], unit_dir=repair['unit_dir']))
 
     if 'pods' in parts and present:
+        bridge = plan.get('bridge')
+        if bridge:  # podnet_attach bridge: the bridge holds the gateway, the pods' veths are its ports
+            add('pod', 'bridge', dict(name=bridge['name'], mtu=bridge['mtu']))
+            add('pod', 'address', dict(dev=bridge['name'], addresses=[bridge['address']], purge=True))
         for pod in plan['pods']:
+            veth = dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu'])
+            if pod.get('master'):
+                veth['master'] = pod['master']
             add('pod', 'netns', dict(name=pod['name']))
-            add('pod', 'veth', dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu']))
-            add('pod', 'address', dict(dev=pod['host_dev'], addresses=[pod['gateway_address']], purge=True))
+            add('pod', 'veth', veth)
+            add('pod', 'address', dict(dev=pod['host_dev'], addresses=[pod['gateway_address']] if pod.get('gateway_address')
+                                       else [], purge=True))
             add('pod', 'address', dict(netns=pod['name'], dev=pod['dev'], addresses=[pod['address']], purge=True))
-            add('pod', 'route', dict(netns=pod['name'], purge=True, routes=[
-                dict(dst='default', via=pod['gateway'], dev=pod['dev'], onlink=True)]))
+            default = dict(dst='default', via=pod['gateway'], dev=pod['dev'])
+            if pod.get('onlink', True):
+                default['onlink'] = True
+            add('pod', 'route', dict(netns=pod['name'], purge=True, routes=[default]))
+        if plan.get('cni'):  # the CNI configuration a container runtime attaches its pods with
+            add('pod', 'cni_config', dict(path=plan['cni']['path'], network=plan['cni']['network'],
+                                          config=plan['cni']['config']))
         if 'mode' not in parts:
             # the pods on their own: their host routes (otherwise the mode's route table, with purge,
             # holds them too) and forwarding (without purge: the mode's settings are not touched)
@@ -126,6 +141,11 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         for pod in gone:
             if pod['name']:
                 add('podnet', 'netns', dict(name=pod['name'], state='absent'))
+        # the pods' bridge and CNI configuration of the last applied plan that this one does not want
+        if plan.get('absent_cni'):
+            add('podnet', 'cni_config', dict(path=plan['absent_cni'], state='absent'))
+        if plan.get('absent_bridge'):
+            add('podnet', 'bridge', dict(name=plan['absent_bridge'], state='absent'))
         if not present:
             if plan.get('firewall'):
                 add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))
@@ -134,6 +154,10 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
                 add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))
             for pod in plan['pods']:
                 add('podnet', 'netns', dict(name=pod['name'], state='absent'))
+            if plan.get('cni'):
+                add('podnet', 'cni_config', dict(path=plan['cni']['path'], state='absent'))
+            if plan.get('bridge'):
+                add('podnet', 'bridge', dict(name=plan['bridge']['name'], state='absent'))
     if (present and 'mode' in parts) or (not present and 'cleanup' in parts):
         # Last, once the other modes' devices are gone: ip_forward and the devices' rp_filter, with
         # purge, so what an earlier mode (or run) changed and no longer wants gets its old value back.

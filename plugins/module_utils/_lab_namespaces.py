@@ -108,6 +108,13 @@ if [ -d /etc/systemd/system ] && [ "$(src /etc/systemd/system)" != podnet-units 
   say "mount a private /etc/systemd/system"
   if [ "$check" != 1 ]; then mount -t tmpfs -o mode=755,size=1m podnet-units /etc/systemd/system || exit 1; fi
 fi
+for d in /etc/cni/net.d /var/lib/cni; do
+  # nor the CNI configuration and the CNI plugins' state (host-local's allocations): each host its own
+  if [ "$(src "$d")" != podnet-cni ]; then
+    say "mount a private $d"
+    if [ "$check" != 1 ]; then mkdir -p "$d" && mount -t tmpfs -o mode=755,size=4m podnet-cni "$d" || exit 1; fi
+  fi
+done
 exit 0
 '''
 

@@ -10,10 +10,11 @@ plan can refuse a device name, VNI or port that something else already uses."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
-from typing import Dict, List, Optional
+from typing import Any, Dict, Optional, Sequence
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _record, _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _record, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, link_kind
 
 ARGSPEC = dict(
@@ -75,25 +76,38 @@ def read(nl, wanted):
         except PodnetError:
             onlink[str(peer)] = False  # unreachable: certainly not on-link
     return dict(
-        recorded_pods=recorded_pods(wanted.get('record')),
+        cni_plugins=cni_plugins(),
         links=links(nl),
         underlay_dev=dev,
         underlay_mtu=link.get_attr('IFLA_MTU'),
         underlay_network=str(network),
         onlink=onlink,
+        **recorded(wanted.get('record'))
     )
 
 
-def recorded_pods(path: Optional[str]) -> List[Dict[str, str]]:
-    """The pods of the last applied plan ({name, host_dev} each), from the record at ``path``: the pods the
-    collection made on this host, so the plan can remove those it no longer wants (and only those). An
-    unreadable or missing record means none: nothing is removed on its account."""
-    if not path:
-        return []
-    document, _problem = _record.read_record(path)
-    pods = (document or {}).get('plan', {}).get('pods') or []
-    return [dict(name=p.get('name'), host_dev=p.get('host_dev')) for p in pods
-            if isinstance(p, dict) and isinstance(p.get('name'), str) and isinstance(p.get('host_dev'), str)]
+def recorded(path: Optional[str]) -> Dict[str, Any]:
+    """What the last applied plan, in the record at ``path``, says the collection made on this host and may remove
+    when it is no longer wanted (and only that): its pods ({name, host_dev} each), its pod bridge and its CNI
+    configuration file. An unreadable or missing record means none: nothing is removed on its account."""
+    plan = ((_record.read_record(path)[0] if path else None) or {}).get('plan') or {}
+    pods = plan.get('pods') if isinstance(plan.get('pods'), list) else []
+    bridge = plan.get('bridge') if isinstance(plan.get('bridge'), dict) else {}
+    cni = plan.get('cni') if isinstance(plan.get('cni'), dict) else {}
+    return dict(
+        recorded_pods=[dict(name=p.get('name'), host_dev=p.get('host_dev')) for p in pods
+                       if isinstance(p, dict) and isinstance(p.get('name'), str) and isinstance(p.get('host_dev'), str)],
+        recorded_bridge=bridge.get('name') if isinstance(bridge.get('name'), str) else None,
+        recorded_cni=cni.get('path') if isinstance(cni.get('path'), str) else None,
+    )
+
+
+def cni_plugins(dirs: Sequence[str] = _cni.BIN_DIRS) -> Dict[str, Optional[str]]:
+    """Where each CNI plugin the collection's configuration names is installed (the first of ``dirs``), or None."""
+    found: Dict[str, Optional[str]] = {}
+    for plugin in _cni.PLUGINS:
+        found[plugin] = next((os.path.join(d, plugin) for d in dirs if os.access(os.path.join(d, plugin), os.X_OK)), None)
+    return found
 
 
 def links(nl):

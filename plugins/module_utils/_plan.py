@@ -43,7 +43,7 @@ import ipaddress
 import posixpath
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, TypeVar, Union
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import (
     CROSSSUBNET_ENCAPS, ENCAPS, MODES, devices_not_wanted, mode_encap)
 
@@ -58,6 +58,8 @@ MULTICAST = '224.0.0.0/4'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
 GATEWAY_OFFSET = 1  # the host side of every pod's veth holds .1/32: the pod's gateway
 RECORD_FILE = 'applied.json'  # in podnet_state_dir: the last applied plan (_record.py)
+ATTACH = ('routed', 'bridge')  # a veth per pod with /32 routes; or a bridge holding the gateway, cni0-style
+CNI_NETWORK = 'podnet'
 
 DEFAULTS = dict(
     mode='vxlan',
@@ -67,6 +69,11 @@ DEFAULTS = dict(
     vxlan_port=v.VXLAN_DEFAULT_PORT,
     ipip_dev='podnet.ipip',
     pods=[{'name': 'ns1'}],
+    attach='routed',
+    bridge_dev='cni0',
+    cni=False,
+    cni_dir='/etc/cni/net.d',
+    cni_file='10-podnet.conflist',
     mtu=None,
     crosssubnet_encap='vxlan',
     encap_filter=True,
@@ -131,7 +138,16 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if s['crosssubnet_encap'] not in CROSSSUBNET_ENCAPS:
         _host_fail(host, 'podnet_crosssubnet_encap', s['crosssubnet_encap'],
                    'is not an encapsulation for crosssubnet: choose one of %s' % ', '.join(CROSSSUBNET_ENCAPS))
-    for key in ('encap_filter', 'forward_accept', 'masquerade', 'repair'):
+    if s['attach'] not in ATTACH:
+        _host_fail(host, 'podnet_attach', s['attach'], 'is not a way to attach pods: choose one of %s' % ', '.join(ATTACH))
+    s['bridge_dev'] = _check(host, 'podnet_bridge_dev', v.ifname, s['bridge_dev'])
+    if s['bridge_dev'] in (s['vxlan_dev'], s['ipip_dev']):
+        _host_fail(host, 'podnet_bridge_dev', s['bridge_dev'], 'is also the name of a tunnel device (podnet_vxlan_dev, '
+                   'podnet_ipip_dev)')
+    s['cni_dir'] = _check(host, 'podnet_cni_dir', v.state_dir, s['cni_dir'])
+    if not isinstance(s['cni_file'], str) or '/' in s['cni_file'] or not s['cni_file'].endswith('.conflist'):
+        _host_fail(host, 'podnet_cni_file', s['cni_file'], 'must be a file name ending in .conflist (no folder)')
+    for key in ('encap_filter', 'forward_accept', 'masquerade', 'repair', 'cni'):
         value = s[key]
         if isinstance(value, str) and value.lower() in ('true', 'false', 'yes', 'no', '1', '0'):
             value = value.lower() in ('true', 'yes', '1')
@@ -144,6 +160,9 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if not isinstance(s['pods'], list):
         _host_fail(host, 'podnet_pods', s['pods'], 'must be a list of pods ({name: ns1}), or [] when the pods are '
                    'made by a container runtime')
+    if s['cni'] and s['attach'] != 'bridge':
+        _host_fail(host, 'podnet_cni', s['cni'], "needs podnet_attach 'bridge' (it is %r): the CNI bridge plugin attaches "
+                   "the runtime's pods to the collection's bridge, which holds the gateway" % s['attach'])
     return s
 
 
@@ -217,8 +236,15 @@ def _pods(host: str, node: Dict[str, Any], settings: Dict[str, Any], mtu: int) -
             if key in seen:
                 _host_fail(host, '%s.%s' % (var, what), str(key), 'is used twice (also %s)' % seen[key])
             seen[key] = var
-        pods.append(dict(name=name, ip=str(ip), address='%s/32' % ip, host_dev=host_dev, dev='eth0',
-                         gateway=str(gateway), gateway_address='%s/32' % gateway, mtu=mtu))
+        if settings['attach'] == 'bridge':
+            # flannel's and the CNI bridge plugin's layout: the pod on the range's subnet, its veth a port of the
+            # bridge that holds the gateway (the host end has no address)
+            pods.append(dict(name=name, ip=str(ip), address='%s/%d' % (ip, net.prefixlen), host_dev=host_dev, dev='eth0',
+                             gateway=str(gateway), gateway_address=None, master=settings['bridge_dev'], onlink=False,
+                             mtu=mtu))
+        else:
+            pods.append(dict(name=name, ip=str(ip), address='%s/32' % ip, host_dev=host_dev, dev='eth0',
+                             gateway=str(gateway), gateway_address='%s/32' % gateway, master=None, onlink=True, mtu=mtu))
     return pods
 
 
@@ -286,13 +312,34 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     pods = _pods(host, me, settings, mtu)
     if settings['state'] == 'present':
         _refuse_clashes(host, me, settings, encap, pods, facts.get('links'))
-    routes = [dict(dst=p['address'], dev=p['host_dev'], scope='link') for p in pods]
+    # routed: a /32 route to each pod through its veth; bridge: the bridge's address makes the range's route
+    routes = [dict(dst=p['address'], dev=p['host_dev'], scope='link') for p in pods if settings['attach'] == 'routed']
+    bridge = None
+    if settings['attach'] == 'bridge':
+        bridge = dict(name=settings['bridge_dev'], mtu=mtu,
+                      address='%s/%d' % (me['_net'].network_address + GATEWAY_OFFSET, me['_net'].prefixlen))
+    cni = None
+    if settings['cni']:
+        missing = sorted(name for name, path in (facts.get('cni_plugins') or {}).items() if not path)
+        if missing and settings['state'] == 'present':
+            _host_fail(host, 'podnet_cni', True, 'needs the CNI plugins %s, and %s not installed in %s (install '
+                       'containernetworking-plugins, or the upstream release into /opt/cni/bin)'
+                       % (', '.join(_cni.PLUGINS), ', '.join(missing) + (' is' if len(missing) == 1 else ' are'),
+                          ' or '.join(_cni.BIN_DIRS)))
+        used = [str(me['_net'].network_address), str(me['_net'].network_address + GATEWAY_OFFSET)] + [p['ip'] for p in pods]
+        cni = dict(path=posixpath.join(settings['cni_dir'], settings['cni_file']), network=CNI_NETWORK,
+                   config=_cni.conflist(CNI_NETWORK, settings['bridge_dev'], me['pod_cidr'],
+                                        str(me['_net'].network_address + GATEWAY_OFFSET), mtu, used))
     plan = dict(
         host=host, mode=mode, encap=encap, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
         vxlan_vni=settings['vxlan_vni'], vxlan_port=settings['vxlan_port'],
         underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
         mtu=mtu, pods=pods, record=record_path(settings),
         absent_pods=_absent_pods(pods, facts.get('recorded_pods')),
+        bridge=bridge, cni=cni,
+        # what the last applied plan made and this one does not want (node_facts read the record)
+        absent_bridge=facts.get('recorded_bridge') if facts.get('recorded_bridge') != (bridge or {}).get('name') else None,
+        absent_cni=facts.get('recorded_cni') if facts.get('recorded_cni') != (cni or {}).get('path') else None,
         repair=dict(state='present' if settings['repair'] and settings['state'] == 'present' else 'absent',
                     state_dir=settings['state_dir'], unit_dir=settings['repair_unit_dir'],
                     interval=settings['repair_interval']),

@@ -33,9 +33,9 @@ FORMAT = 1
 LOCK_WAIT = 300  # seconds a converge and the repair runner (_repair.py) wait for each other
 #: keys a task result adds to a plan that travelled through a registered variable or set_fact
 RESULT_KEYS = ('changed', 'failed', 'skipped', 'msg', 'invocation', 'warnings', 'deprecations', '_ansible_no_log')
-#: plan keys that describe the way from the last applied plan, not the state: the own pods to remove
+#: plan keys that describe the way from the last applied plan, not the state: what the collection made to remove
 #: (they differ between a run that removes them and the next one, which must change nothing)
-TRANSIENT_KEYS = ('absent_pods',)
+TRANSIENT_KEYS = ('absent_pods', 'absent_bridge', 'absent_cni')
 
 ARGSPEC = dict(
     dict((k, spec) for k, spec in COMMON_ARGSPEC.items() if k != 'netns'),

@@ -56,6 +56,12 @@ class NoKernel(object):
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> 'NoKernel':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
 
 class Change(object):
     __slots__ = ('op', 'before', 'after', 'fields')
@@ -248,22 +254,24 @@ def require_pyroute2(module: Any) -> None:
 
 
 def run_module(module: Any, resource_cls: Type[Resource], wanted_from_params: Callable[[Dict[str, Any]], List[Dict[str, Any]]],
-               purge_option: bool = True) -> None:
+               purge_option: bool = True, nl: Any = None) -> None:
     """The whole life of a module run: validate, open netlink, converge, report.
 
     ``wanted_from_params(params)`` validates every option and returns the list
     of wanted entries; it raises ValidationError before anything is opened.
+    ``nl``: a stand-in for netlink (NoKernel) for a resource that is a file, which needs no pyroute2.
     """
-    require_pyroute2(module)
+    if nl is None:
+        require_pyroute2(module)
     params = module.params
     try:
         wanted = wanted_from_params(params)
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     try:
-        with Netlink(params.get('netns')) as nl:
+        with (Netlink(params.get('netns')) if nl is None else nl) as handle:
             result = converge(
-                resource_cls(nl, params, wanted), wanted,
+                resource_cls(handle, params, wanted), wanted,
                 state=params.get('state', 'present'),
                 purge=bool(params.get('purge')) if purge_option else False,
                 check_mode=module.check_mode,

@@ -40,10 +40,11 @@ ARGSPEC = dict(
     mac=dict(type='str'),
     peer_mac=dict(type='str'),
     up=dict(type='bool', default=True),
+    master=dict(type='str'),
 )
 
 # The fields of an entry (peer_* describe the other end), all compared with the wanted entry
-FIELDS = ('kind', 'peer', 'peer_netns', 'mtu', 'peer_mtu', 'mac', 'peer_mac', 'up', 'peer_up')
+FIELDS = ('kind', 'peer', 'peer_netns', 'mtu', 'peer_mtu', 'mac', 'peer_mac', 'up', 'peer_up', 'master')
 
 
 def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -71,6 +72,8 @@ def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
         peer_mac=v.optional(v.mac, 'peer_mac', params.get('peer_mac')),
         up=up,
         peer_up=up,
+        # the bridge the end ``name`` is a port of (None: not compared, whatever it is)
+        master=v.optional(v.ifname, 'master', params.get('master')),
     )]
 
 
@@ -131,6 +134,8 @@ class VethPair(Resource):
             return []
         entry: Dict[str, Any] = dict((f, None) for f in FIELDS)
         entry.update(name=wanted['name'], kind=link_kind(link), **_link_fields(link))
+        master = link.get_attr('IFLA_MASTER')
+        entry['master'] = self.nl.ifname(master) if master else None
         if entry['kind'] != 'veth':
             return [entry]
         peer_index = link.get_attr('IFLA_LINK')
@@ -206,6 +211,13 @@ class VethPair(Resource):
             request['address'] = entry[prefix + 'mac']
         if have['up'] != entry[prefix + 'up']:
             request['state'] = 'up' if entry[prefix + 'up'] else 'down'
+        if not prefix and entry.get('master') is not None:
+            master = nl.ifindex(entry['master'])
+            if master is None:
+                raise PodnetError('master: bridge %r does not exist in %s (create it first: openkube.podnet.bridge)'
+                                  % (entry['master'], nl.where))
+            if msg.get_attr('IFLA_MASTER') != master:
+                request['master'] = master
         if request:
             nl.call('set %s %s' % (ifname, ' '.join('%s %s' % kv for kv in sorted(request.items()))),
                     'link', 'set', index=index, **request)
@@ -263,6 +275,8 @@ class VethPair(Resource):
             text.append('peer %s' % entry['peer'])
         if entry.get('peer_netns'):
             text.append('in %s' % entry['peer_netns'])
+        if entry.get('master'):
+            text.append('master %s' % entry['master'])
         return ' '.join(text)
 
 

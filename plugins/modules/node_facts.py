@@ -38,7 +38,8 @@ options:
   record:
     description:
       - The collection's record of what it applied on this host (C(podnet_state_dir/applied.json)). Its pods are
-        returned as RV(recorded_pods), so that the plan can remove the collection's own pods it no longer wants.
+        returned as RV(recorded_pods) (and its pods' bridge and CNI configuration as RV(recorded_bridge) and
+        RV(recorded_cni)), so that the plan can remove what the collection made and no longer wants.
       - A missing or unreadable record gives no pods; it is never an error.
     type: str
 requirements:
@@ -101,6 +102,22 @@ recorded_pods:
   type: list
   elements: dict
   sample: [{"name": "ns1", "host_dev": "veth-ns1"}]
+recorded_bridge:
+  description: The pods' bridge of the plan in O(record), or C(null).
+  returned: success
+  type: str
+  sample: cni0
+recorded_cni:
+  description: The CNI configuration file of the plan in O(record), or C(null).
+  returned: success
+  type: str
+  sample: /etc/cni/net.d/10-podnet.conflist
+cni_plugins:
+  description: Where the CNI plugins C(bridge), C(host-local) and C(portmap) are installed (C(/usr/lib/cni), where
+    Debian puts them, then C(/opt/cni/bin)), C(null) for one that is not.
+  returned: success
+  type: dict
+  sample: {"bridge": /usr/lib/cni/bridge, "host-local": /usr/lib/cni/host-local, "portmap": null}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -51,6 +51,12 @@ options:
     description: Whether both ends are up (V(true)) or down (V(false)).
     type: bool
     default: true
+  master:
+    description:
+      - The bridge whose port O(name) is (M(openkube.podnet.bridge)), in the namespace of O(name); it must exist.
+        Set in place.
+      - When omitted, O(name)'s master is not compared (whatever it is, it stays).
+    type: str
 author:
   - openkube.podnet engineers (@openkube)
 '''
@@ -112,6 +118,10 @@ veth:
     up:
       description: Whether O(name) is up.
       type: bool
+      returned: always
+    master:
+      description: The bridge O(name) is a port of, or C(null).
+      type: str
       returned: always
     peer_up:
       description: Whether the peer is up.

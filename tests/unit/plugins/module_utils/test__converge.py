@@ -125,3 +125,19 @@ def test_own_pods_no_longer_wanted_go_in_cleanup():
     assert not [c for c in calls if c[2] == 'pod']
     # the pods on their own: only forwarding (and an empty list of host routes to pods)
     assert [c[0] for c in _converge.steps(p, ['pods'])] == ['route', 'sysctl']
+
+
+def test_bridge_layout_steps_bridge_first_cni_last_of_the_pods():
+    facts = dict(FACTS, cni_plugins={'bridge': '/usr/lib/cni/bridge', 'host-local': '/usr/lib/cni/host-local',
+                                     'portmap': '/usr/lib/cni/portmap'})
+    p = _plan.host_plan(MEMBERS, 'worker2', dict(mode='vxlan', attach='bridge', cni=True), facts)
+    calls = [(s.module, s.args, s.role) for s in _converge.steps(p)]
+    pods = [c for c in calls if c[2] == 'pod']
+    assert [c[0] for c in pods] == ['bridge', 'address', 'netns', 'veth', 'address', 'address', 'route', 'cni_config']
+    assert pods[0][1] == {'name': 'cni0', 'mtu': 1450} and pods[1][1]['addresses'] == ['192.168.10.1/24']
+    assert pods[3][1]['master'] == 'cni0' and pods[4][1] == {'dev': 'veth-ns1', 'addresses': [], 'purge': True}
+    assert pods[6][1]['routes'] == [{'dst': 'default', 'via': '192.168.10.1', 'dev': 'eth0'}]
+    gone = _plan.host_plan(MEMBERS, 'worker2', dict(mode='vxlan', state='absent', attach='bridge', cni=True), facts)
+    removal = [(s.module, s.args) for s in _converge.steps(gone) if s.module in ('cni_config', 'bridge')]
+    assert removal == [('cni_config', {'path': '/etc/cni/net.d/10-podnet.conflist', 'state': 'absent'}),
+                       ('bridge', {'name': 'cni0', 'state': 'absent'})]

@@ -37,7 +37,8 @@ def test_host_gw_reference():
 def test_pod_defaults_reference():
     pod = plan('host-gw')['pods'][0]
     assert pod == {'name': 'ns1', 'ip': '192.168.10.10', 'address': '192.168.10.10/32', 'host_dev': 'veth-ns1',
-                   'dev': 'eth0', 'gateway': '192.168.10.1', 'gateway_address': '192.168.10.1/32', 'mtu': 1500}
+                   'dev': 'eth0', 'gateway': '192.168.10.1', 'gateway_address': '192.168.10.1/32', 'mtu': 1500,
+                   'master': None, 'onlink': True}
     assert plan('host-gw')['routes'][0] == {'dst': '192.168.10.10/32', 'dev': 'veth-ns1', 'scope': 'link'}
 
 
@@ -339,3 +340,65 @@ def test_masquerade_everything_but_the_cluster_pod_ranges_and_multicast():
     assert not [c for c in plan('vxlan', masquerade=False)['firewall']['chains'] if c.get('table') == 'nat']
     with pytest.raises(_plan.PlanError, match="worker2: podnet_masquerade 'maybe' must be a boolean"):
         plan('vxlan', masquerade='maybe')
+
+
+PLUGINS = {'bridge': '/usr/lib/cni/bridge', 'host-local': '/usr/lib/cni/host-local', 'portmap': '/opt/cni/bin/portmap'}
+
+
+def test_bridge_layout_is_flannels():
+    """podnet_attach bridge: cni0 holds the gateway with the range's prefix, the pods are on the range's subnet
+    and their veths are its ports; no /32 routes; the VTEP address stays on the vxlan device."""
+    p = plan('vxlan', attach='bridge')
+    assert p['bridge'] == {'name': 'cni0', 'mtu': 1450, 'address': '192.168.10.1/24'}
+    pod = p['pods'][0]
+    assert (pod['address'], pod['gateway'], pod['gateway_address'], pod['master'], pod['onlink']) == (
+        '192.168.10.10/24', '192.168.10.1', None, 'cni0', False)
+    assert [r for r in p['routes'] if r['dst'].endswith('/32')] == []
+    assert p['vxlan']['address'] == '192.168.10.0/32'
+    assert plan('vxlan')['bridge'] is None
+
+
+def test_cni_configuration_never_hands_out_the_collections_addresses():
+    facts = dict(FACTS, cni_plugins=PLUGINS)
+    p = plan('vxlan', attach='bridge', cni=True, facts=facts, pods=[{'name': 'ns1'}, {'name': 'ns2', 'ip': '192.168.10.99'}])
+    assert p['cni']['path'] == '/etc/cni/net.d/10-podnet.conflist' and p['cni']['network'] == 'podnet'
+    config = p['cni']['config']
+    assert (config['cniVersion'], config['name'], [x['type'] for x in config['plugins']]) == ('1.0.0', 'podnet', ['bridge', 'portmap'])
+    bridge = config['plugins'][0]
+    assert (bridge['bridge'], bridge['isGateway'], bridge['ipMasq'], bridge['hairpinMode'], bridge['mtu']) == (
+        'cni0', True, False, True, 1450)
+    ranges = bridge['ipam']['ranges']
+    assert ranges == [[
+        {'subnet': '192.168.10.0/24', 'rangeStart': '192.168.10.2', 'rangeEnd': '192.168.10.9', 'gateway': '192.168.10.1'},
+        {'subnet': '192.168.10.0/24', 'rangeStart': '192.168.10.11', 'rangeEnd': '192.168.10.98', 'gateway': '192.168.10.1'},
+        {'subnet': '192.168.10.0/24', 'rangeStart': '192.168.10.100', 'rangeEnd': '192.168.10.254', 'gateway': '192.168.10.1'}]]
+    assert bridge['ipam']['type'] == 'host-local' and bridge['ipam']['routes'] == [{'dst': '0.0.0.0/0'}]
+    assert config['plugins'][1] == {'type': 'portmap', 'capabilities': {'portMappings': True}}
+    assert plan('vxlan', attach='bridge', cni=True, facts=facts, cni_dir='/etc/cni/other', cni_file='50-x.conflist')[
+        'cni']['path'] == '/etc/cni/other/50-x.conflist'
+
+
+@pytest.mark.parametrize('settings, facts, expected', [
+    (dict(cni=True), dict(cni_plugins=PLUGINS), "worker2: podnet_cni True needs podnet_attach 'bridge' (it is 'routed')"),
+    (dict(attach='bridge', cni=True), dict(cni_plugins=dict(PLUGINS, portmap=None)),
+     'worker2: podnet_cni True needs the CNI plugins bridge, host-local, portmap, and portmap is not installed in '
+     '/usr/lib/cni or /opt/cni/bin'),
+    (dict(attach='bridged'), {}, "worker2: podnet_attach 'bridged' is not a way to attach pods: choose one of routed, bridge"),
+    (dict(attach='bridge', bridge_dev='podnet.vxlan'), {}, "worker2: podnet_bridge_dev 'podnet.vxlan' is also the name"),
+    (dict(cni_file='podnet.json'), {}, "worker2: podnet_cni_file 'podnet.json' must be a file name ending in .conflist"),
+    (dict(cni_dir='etc/cni'), {}, "worker2: podnet_cni_dir 'etc/cni' must be an absolute path"),
+])
+def test_bad_attach_and_cni_settings(settings, facts, expected):
+    with pytest.raises(_plan.PlanError) as err:
+        plan('vxlan', facts=dict(FACTS, **facts), **settings)
+    assert str(err.value).startswith(expected), str(err.value)
+
+
+def test_what_the_last_plan_made_and_this_one_does_not_want_goes():
+    recorded = dict(FACTS, recorded_bridge='cni0', recorded_cni='/etc/cni/net.d/10-podnet.conflist', cni_plugins=PLUGINS)
+    routed = plan('vxlan', facts=recorded)
+    assert (routed['absent_bridge'], routed['absent_cni']) == ('cni0', '/etc/cni/net.d/10-podnet.conflist')
+    same = plan('vxlan', facts=recorded, attach='bridge', cni=True)
+    assert (same['absent_bridge'], same['absent_cni']) == (None, None)
+    renamed = plan('vxlan', facts=recorded, attach='bridge', bridge_dev='podnet0', cni=True, cni_file='20-podnet.conflist')
+    assert (renamed['absent_bridge'], renamed['absent_cni']) == ('cni0', '/etc/cni/net.d/10-podnet.conflist')
