@@ -76,3 +76,47 @@ def pod_ip(result):
         if ':' not in address:
             return address
     raise CniError('no IPv4 address in the CNI result %r' % (result,))
+
+
+def check(host, conf, netns, result, container_id=None, ifname='eth0'):
+    """CNI CHECK (spec 1.0.0): every plugin, in order, given the ADD result; raises when a plugin finds the pod
+    not as it attached it."""
+    container_id = container_id or netns
+    for plugin in _plugins(conf):
+        _call(host, 'CHECK', plugin, conf, netns, container_id, ifname, result)
+
+
+def ping_matrix(pods, count=1):
+    """Every pod pings every other: ``pods`` is [(label, LabHost, netns, ip)]. Returns (lines, failures): a row
+    per source, a column per destination, 'ok' or 'FAIL' in each cell."""
+    width = max(len(label) for label, _h, _n, _ip in pods) + 2
+    lines = ['src \\ dst'.ljust(width) + ''.join(label.ljust(width) for label, _h, _n, _ip in pods)]
+    failures = []
+    for src, host, netns, _ip in pods:
+        row = src.ljust(width)
+        for dst, _dh, _dn, ip in pods:
+            if dst == src:
+                row += '-'.ljust(width)
+                continue
+            ok = host.ns_run(netns, ['ping', '-c', str(count), '-W', '2', '-q', ip]).returncode == 0
+            row += ('ok' if ok else 'FAIL').ljust(width)
+            if not ok:
+                failures.append('%s -> %s (%s)' % (src, dst, ip))
+        lines.append(row.rstrip())
+    return lines, failures
+
+
+def echo_sources(nsenter, dev, action, count=2):
+    """The IPv4 sources of the ICMP echo requests seen on ``dev`` (tcpdump run under the ``nsenter`` prefix,
+    a lab host's or the lab router's) while ``action()`` runs: (action's result, sorted sources)."""
+    import subprocess
+    import time
+    capture = subprocess.Popen(list(nsenter) + ['timeout', '15', 'tcpdump', '-l', '-nn', '-c', str(count), '-i', dev,
+                                                'icmp[icmptype] == icmp-echo'],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(1)  # tcpdump listening before the first packet
+    try:
+        result = action()
+    finally:
+        out = capture.communicate(timeout=30)[0]
+    return result, sorted(set(line.split(' IP ')[1].split(' > ')[0] for line in out.splitlines() if ' IP ' in line))

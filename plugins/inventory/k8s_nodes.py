@@ -15,7 +15,9 @@ description:
   - "The node's first C(InternalIP) of each family fills the collection's variables: the IPv4 one C(podnet_node_ip)
     (and C(ansible_host)), the IPv6 one C(podnet_node_ip6) (and C(ansible_host) when the node has no IPv4 one).
     C(spec.podCIDRs) (or C(spec.podCIDR)) fills C(podnet_pod_cidr) (IPv4) and C(podnet_pod_cidr6) (IPv6)."
-  - The node's labels are C(podnet_k8s_labels), for O(keyed_groups) and O(compose).
+  - The node's labels are C(podnet_k8s_labels) and its taints C(podnet_k8s_taints) (C(key), C(value), C(effect) each),
+    for O(keyed_groups), O(groups) and O(compose); a control-plane node is a host like any other (its pods need
+    the pod network too).
   - A node without a pod range yet (the controller manager has not allocated one) is left out, with a warning
     that names it. A malformed object is an error that names the node and the field.
   - The file name must end in C(k8s_nodes.yml) or C(k8s_nodes.yaml).
@@ -60,6 +62,8 @@ nodes_file: nodes.json
 keyed_groups:
   - key: podnet_k8s_labels['topology.kubernetes.io/zone'] | default('none')
     prefix: zone
+groups:
+  control_plane: podnet_k8s_taints | selectattr('key', 'eq', 'node-role.kubernetes.io/control-plane') | list | length > 0
 
 # or straight from the API server
 # plugin: openkube.podnet.k8s_nodes
@@ -152,7 +156,11 @@ def node_vars(obj, index=0):
         return name, None
     ranges = _family_first(name, [('%s[%d]' % (field, i) if field.endswith('s') else field, text)
                                   for i, text in enumerate(cidrs)], network=True)
-    variables = {'podnet_k8s_labels': dict(meta.get('labels') or {})}
+    taints = spec.get('taints') or []
+    if not isinstance(taints, list) or not all(isinstance(t, dict) for t in taints):
+        _fail(name, 'spec.taints', taints, 'is not a list of taints')
+    variables = {'podnet_k8s_labels': dict(meta.get('labels') or {}),
+                 'podnet_k8s_taints': [dict((k, t.get(k)) for k in ('key', 'value', 'effect')) for t in taints]}
     if 4 in ips:
         variables['podnet_node_ip'] = str(ips[4])
     if 6 in ips:

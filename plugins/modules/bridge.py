@@ -32,6 +32,8 @@ options:
     description: Whether the bridge is administratively up.
     type: bool
     default: true
+author:
+  - openkube.podnet engineers (@openkube)
 '''
 
 EXAMPLES = r'''

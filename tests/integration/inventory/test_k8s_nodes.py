@@ -26,6 +26,8 @@ import yaml
 
 from lab import REPO, VENV_BIN, built_lab, recap
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 NODES = {'apiVersion': 'v1', 'kind': 'List', 'metadata': {'resourceVersion': ''}, 'items': [
     {'apiVersion': 'v1', 'kind': 'Node',
      'metadata': {'name': name, 'labels': {'kubernetes.io/hostname': name, 'topology.kubernetes.io/zone': zone}},
@@ -57,7 +59,7 @@ def plain(value):
 
 def inventory(path, *args):
     proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-inventory'), '-i', path, '--list'] + list(args),
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     try:
         return proc, json.loads(proc.stdout)
     except ValueError:  # -vvv prints its log before the JSON
@@ -87,6 +89,28 @@ def test_from_a_nodes_file(tmp_path):
     write(str(tmp_path), 'nodes.json', NODES)
     path = write(str(tmp_path), 'cluster.k8s_nodes.yml', dict(CONFIG, nodes_file='nodes.json'))
     check_listed(*inventory(path))
+
+
+def test_a_kubeadm_node_list_with_groups_from_taints(tmp_path, capsys):
+    """tests/integration/inventory/nodes-kubeadm.json: a control-plane node with its taint, a dual-stack worker, an
+    ExternalIP beside an InternalIP, a node without a range; a group made from the taints (Constructable)."""
+    path = write(str(tmp_path), 'kubeadm.k8s_nodes.yml', {
+        'plugin': 'openkube.podnet.k8s_nodes', 'nodes_file': os.path.join(HERE, 'nodes-kubeadm.json'),
+        'groups': {'control_plane': "podnet_k8s_taints | selectattr('key', 'eq', "
+                                    "'node-role.kubernetes.io/control-plane') | list | length > 0"}})
+    proc, inv = inventory(path)
+    assert proc.returncode == 0, proc.stderr
+    hv = plain(inv['_meta']['hostvars'])
+    assert sorted(inv['podnet_nodes']['hosts']) == ['cp1', 'w1', 'w2'] and inv['control_plane']['hosts'] == ['cp1']
+    assert (hv['w1']['podnet_pod_cidr'], hv['w1']['podnet_pod_cidr6'], hv['w1']['podnet_node_ip6']) == (
+        '10.244.1.0/24', 'fd00:10:244:1::/64', 'fd57::20')
+    assert hv['w2']['ansible_host'] == '10.57.4.21'
+    assert 'node w3 has no pod range yet' in proc.stderr
+    with capsys.disabled():
+        print('\nthe inventory from nodes-kubeadm.json: ' + json.dumps(dict(
+            groups=dict((g, inv[g].get('hosts', [])) for g in ('podnet_nodes', 'control_plane')),
+            hostvars=dict((h, dict((k, v) for k, v in hv[h].items() if k.startswith(('podnet_', 'ansible_host'))))
+                          for h in sorted(hv))), sort_keys=True))
 
 
 def test_malformed_node_is_an_error_naming_node_and_field(tmp_path):
@@ -147,8 +171,8 @@ def test_from_the_api_with_a_context(tmp_path, api):
     path = write(str(tmp_path), 'cluster.k8s_nodes.yml', dict(CONFIG, kubeconfig=kubeconfig, context='lab'))
     check_listed(*inventory(path))
     # a label selector is the API's: only zone b (worker3, and worker9 without a range)
-    path = write(str(tmp_path), 'zone.k8s_nodes.yml', dict(CONFIG, kubeconfig=kubeconfig, context='lab',
-                                                          label_selector='topology.kubernetes.io/zone=b'))
+    zone = dict(CONFIG, kubeconfig=kubeconfig, context='lab', label_selector='topology.kubernetes.io/zone=b')
+    path = write(str(tmp_path), 'zone.k8s_nodes.yml', zone)
     proc, inv = inventory(path)
     assert proc.returncode == 0 and inv['podnet_nodes']['hosts'] == ['worker3'], proc.stderr
     # the current context points nowhere: the error says which kubeconfig and context
@@ -169,7 +193,7 @@ def test_the_lab_converged_from_kubernetes_nodes(tmp_path):
     write(os.path.join(folder, 'group_vars'), 'podnet_nodes.yml', dict(connection, podnet_lab_name=name))
     with built_lab('inventories/lab', name=name) as lab:
         proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', path, 'playbooks/site.yml'],
-                              capture_output=True, text=True, cwd=REPO, timeout=600)
+                              capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert all(c['changed'] > 0 for c in recap(proc.stdout).values()), proc.stdout[-2000:]
         w2 = lab.hosts['worker2']

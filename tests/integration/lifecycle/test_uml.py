@@ -18,6 +18,11 @@ remote). In order, on u1:
 5. ipip -> vxlan: no ipip device, no route through it is left (and the hand-made objects stay);
 6. vxlan -> host-gw: equals step 1.
 
+Then on u2 (issue 16, ipip): the bridge layout with the collection's CNI configuration
+(``podnet_attach=bridge``, ``podnet_cni=true``); a pod attached on each host with that file through
+Debian's CNI plugins (tests/cni.py: ADD, CHECK), every pod pings every other (the matrix); a rerun
+changes nothing; CHECK passes again and DEL removes the pods.
+
 Every dump is taken inside the guest with kit.py (``python kit.py dump``) and compared here.
 The labs vanish with the guest (their mounts live in the guest's tmpfs /run), so no lab
 teardown is run inside it.
@@ -81,12 +86,20 @@ SCRIPT = textwrap.dedent('''\
     dump 5-vxlan u1
     run 6-host-gw u1 playbooks/site.yml -e mode=host-gw || exit 1
     dump 6-host-gw u1
+    # issue 16 in ipip: runtime pods attached with the collection's CNI configuration (u2: the reference is dumped)
+    run 7-ipip-cni u2 playbooks/site.yml -e mode=ipip -e podnet_attach=bridge -e podnet_cni=true || exit 1
+    python tests/integration/lifecycle/uml_cni.py add u2 $TMPDIR/cni.json || exit 1
+    run 7-again u2 playbooks/site.yml -e mode=ipip -e podnet_attach=bridge -e podnet_cni=true || exit 1
+    python tests/integration/lifecycle/uml_cni.py del u2 $TMPDIR/cni.json || exit 1
 ''')
 
 
 def parse(output):
-    runs, recaps, events, dumps, notes = {}, {}, {}, {}, []
+    runs, recaps, events, dumps, notes, cni = {}, {}, {}, {}, [], []
     for line in output.splitlines():
+        if line.startswith('@@CNI '):
+            cni.append(line[6:])  # the matrix, printed; asserted in the guest (uml_cni.py)
+            continue
         if line.startswith('@@RUN '):
             name, rc, secs = line.split()[1:]
             runs[name] = (int(rc), float(secs))
@@ -102,13 +115,13 @@ def parse(output):
             dumps[name] = json.loads(data)
         elif line.startswith('@@NOTE '):
             notes.append(line[7:])
-    return runs, recaps, events, dumps, notes
+    return runs, recaps, events, dumps, notes, cni
 
 
 def test_ipip_lifecycle_under_uml(uml, capsys):
     result = uml(SCRIPT.format(repo=REPO, callbacks=kit.CALLBACKS), timeout=1500, mem='2G',
                  modules=('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE'))
-    runs, recaps, events, dumps, notes = parse(result.output)
+    runs, recaps, events, dumps, notes, cni = parse(result.output)
     for name, (rc, secs) in runs.items():
         kit.TIMINGS.append(('UML %s (rc %d)' % (name, rc), secs))
     kit.TIMINGS.append(('UML boot + whole script', result.seconds))
@@ -116,6 +129,8 @@ def test_ipip_lifecycle_under_uml(uml, capsys):
         print('\nUML lifecycle: %.0f s; %s' % (result.seconds, ', '.join('%s %.0fs' % (n, s) for n, (_r, s) in runs.items())))
         for note in notes:
             print('  NOTE ' + note)
+        for line in cni:
+            print('  ' + line)
     assert result.rc == 0, result.output[-6000:]
 
     # 3: the switch to ipip equals a fresh ipip deployment (made by the roles path); the hand-made objects stay
@@ -141,6 +156,10 @@ def test_ipip_lifecycle_under_uml(uml, capsys):
         assert 'podnet.ipip' not in s['links'], host
         assert not [r for r in s['routes'] if r.get('dev') == 'podnet.ipip'], (host, s['routes'])
         assert 'podnet.vxlan' in s['links'], host
+
+    # 7: runtime pods in ipip (uml_cni.py asserted the matrix and DEL in the guest); the rerun changed nothing
+    assert set(recaps['7-again'].values()) == {0}, recaps['7-again']
+    assert any(line.startswith('matrix') for line in cni) and 'DEL ok' in cni, cni
 
     # 6: back to host-gw, exactly as the fresh host-gw deployment of step 1
     kit.assert_same(dumps['6-host-gw'], dumps['1-host-gw'], 'vxlan -> host-gw (first) vs the fresh host-gw deployment')

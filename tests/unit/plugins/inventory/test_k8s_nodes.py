@@ -6,6 +6,8 @@ tests/integration/inventory/test_k8s_nodes.py."""
 from __future__ import annotations
 
 import copy
+import json
+import os
 
 import pytest
 
@@ -25,7 +27,27 @@ def node(name='worker2', addresses=(('InternalIP', '10.57.4.20'), ('Hostname', '
 def test_reference_node():
     assert node_vars(node()) == ('worker2', {
         'podnet_node_ip': '10.57.4.20', 'ansible_host': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24',
-        'podnet_k8s_labels': {'kubernetes.io/os': 'linux'}})
+        'podnet_k8s_labels': {'kubernetes.io/os': 'linux'}, 'podnet_k8s_taints': []})
+
+
+#: A NodeList as kubeadm clusters print it (kubectl get nodes -o json), trimmed: a control-plane node with its
+#: taint, a dual-stack worker, a worker with an ExternalIP beside its InternalIP (listed first), a new node
+#: without a pod range yet. tests/integration/inventory/test_k8s_nodes.py lists it with ansible-inventory.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'integration', 'inventory',
+                       'nodes-kubeadm.json')) as _f:
+    KUBEADM = json.load(_f)
+
+
+def test_a_kubeadm_node_list():
+    hosts, pending = nodes_from(KUBEADM, 'nodes.json')
+    found = dict(hosts)
+    assert sorted(found) == ['cp1', 'w1', 'w2'] and pending == ['w3']
+    assert found['cp1']['podnet_k8s_taints'] == [
+        {'key': 'node-role.kubernetes.io/control-plane', 'value': None, 'effect': 'NoSchedule'}]
+    assert (found['w1']['podnet_node_ip'], found['w1']['podnet_node_ip6'], found['w1']['podnet_pod_cidr6']) == (
+        '10.57.4.20', 'fd57::20', 'fd00:10:244:1::/64')
+    # the InternalIP, never the ExternalIP listed before it
+    assert (found['w2']['podnet_node_ip'], found['w2']['ansible_host']) == ('10.57.4.21', '10.57.4.21')
 
 
 def test_dual_stack_node():
@@ -62,6 +84,7 @@ def test_no_pod_range_yet(cidrs):
      "node worker2: spec.podCIDRs[0] '192.168.10.1/24' is not an IP range in CIDR notation (host bits clear)"),
     (lambda o: o['spec'].update(podCIDRs=['10.0.0.0/8', 'bogus']), "node worker2: spec.podCIDRs[1] 'bogus' is not an IP range"),
     (lambda o: o['spec'].update(podCIDRs='192.168.10.0/24'), "node worker2: spec.podCIDRs '192.168.10.0/24' is not a list"),
+    (lambda o: o['spec'].update(taints='NoSchedule'), "node worker2: spec.taints 'NoSchedule' is not a list of taints"),
 ])
 def test_malformed_objects_name_the_node_and_the_field(change, expected):
     obj = node()
@@ -72,8 +95,8 @@ def test_malformed_objects_name_the_node_and_the_field(change, expected):
 
 
 def test_a_list_with_pending_nodes():
-    doc = {'apiVersion': 'v1', 'kind': 'List', 'items': [node(), node('worker3', [('InternalIP', '10.57.4.21')],
-                                                                       ['192.168.11.0/24']), node('new', cidrs=[])]}
+    worker3 = node('worker3', [('InternalIP', '10.57.4.21')], ['192.168.11.0/24'])
+    doc = {'apiVersion': 'v1', 'kind': 'List', 'items': [node(), worker3, node('new', cidrs=[])]}
     hosts, pending = nodes_from(doc, 'nodes.json')
     assert [h for h, _v in hosts] == ['worker2', 'worker3'] and pending == ['new']
 
