@@ -20,7 +20,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils import _plan
 NODE_FACTS = 'openkube.podnet.node_facts'
 
 ARGSPEC = dict(
-    cluster=dict(type='list', elements='raw', required=True),
+    cluster=dict(type='raw', required=True),
     settings=dict(type='dict', required=True),
     dev=dict(type='str'),
 )
@@ -59,8 +59,14 @@ class ActionModule(ActionBase):
         del tmp  # tmp no longer has any effect
         _validation, args = self.validate_argument_spec(argument_spec=ARGSPEC)
         host = task_vars.get('inventory_hostname')
+        cluster, prefixes = args['cluster'], None
+        if isinstance(cluster, dict):  # cluster_check(prefixes=true): the nodes and the cluster-wide prefixes
+            cluster, prefixes = cluster.get('nodes') or [], cluster.get('prefixes')
+        if not isinstance(cluster, list):
+            return dict(result, failed=True, msg='cluster: %r is neither a list of hosts or nodes nor the output of '
+                        'openkube.podnet.cluster_check' % (type(args['cluster']).__name__,))
         try:
-            members = members_from(args['cluster'], task_vars.get('hostvars'))
+            members = members_from(cluster, task_vars.get('hostvars'))
             # the host's own settings first: a bad value fails without a remote execution
             settings = _plan.normalise_settings(host, args['settings'])
             mine = [hv for name, hv in members if name == host]
@@ -91,8 +97,9 @@ class ActionModule(ActionBase):
             return result
         try:
             # nodes from cluster_check were validated together once, on the controller: not again per host
-            validated = all(isinstance(c, dict) for c in args['cluster'])
-            plan = _plan.host_plan(members, host, dict(args['settings']), facts, validated=validated)
+            validated = all(isinstance(c, dict) for c in cluster)
+            plan = _plan.host_plan(members, host, dict(args['settings']), facts, validated=validated,
+                                   prefixes=prefixes if validated else None)
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
         result['plan'] = plan

@@ -21,13 +21,15 @@ def _members(hosts, hostvars):
     return members
 
 
-def cluster_check(hosts, hostvars):
-    """Validate the cluster's host variables; returns the normalised nodes (name, node_ip, pod_cidr, vtep_*)."""
+def cluster_check(hosts, hostvars, prefixes=False):
+    """Validate the cluster's host variables; returns the normalised nodes (name, node_ip, pod_cidr, vtep_*), or with
+    ``prefixes`` {nodes, prefixes}: the nodes and the cluster-wide prefixes every host's firewall uses."""
     try:
-        nodes = _plan.validate_cluster(_members(hosts, hostvars))
+        checked = _plan.validate_cluster(_members(hosts, hostvars))
     except _plan.PlanError as exc:
         raise AnsibleFilterError(str(exc))
-    return [dict((k, val) for k, val in n.items() if not k.startswith('_')) for n in nodes]
+    nodes = [dict((k, val) for k, val in n.items() if not k.startswith('_')) for n in checked]
+    return dict(nodes=nodes, prefixes=_plan.cluster_prefixes(checked)) if prefixes else nodes
 
 
 def steps(plan, parts=None, role=None):

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
-from ansible_collections.openkube.podnet.plugins.module_utils._record import write_atomically
+from ansible_collections.openkube.podnet.plugins.module_utils._record import makedirs, remove, write_atomically
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
 
 CNI_VERSION = '1.0.0'  # what Debian 12's plugins (1.1.1) accept, and containerd 1.6+ and Podman 4
@@ -132,22 +132,14 @@ class CniConfig(Resource):
 
     def add(self, entry: Dict[str, Any]) -> None:
         path = entry['path']
-        try:
-            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        except OSError as exc:
-            raise PodnetError('cannot write %s: %s' % (path, exc.strerror or exc))
+        makedirs(os.path.dirname(path), 0o755)
         write_atomically(path, json.dumps(entry['config'], indent=2, sort_keys=True) + '\n', 0o644)
 
     def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Any) -> None:
         self.add(wanted)
 
     def delete(self, entry: Dict[str, Any]) -> None:
-        try:
-            os.unlink(entry['path'])
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise PodnetError('cannot remove %s: %s' % (entry['path'], exc.strerror or exc))
+        remove(entry['path'])
 
     def describe(self, entry: Dict[str, Any]) -> str:
         return 'CNI configuration %s (network %s)' % (entry['path'], entry.get('network'))

@@ -22,7 +22,7 @@ import fcntl
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
@@ -101,6 +101,30 @@ def write_atomically(path: str, text: str, mode: int) -> None:
         raise PodnetError('cannot write %s: %s' % (path, exc.strerror or exc))
 
 
+def makedirs(folder: str, mode: int) -> None:
+    """Every missing folder of ``folder`` with ``mode`` (os.makedirs gives the intermediate ones 0777 - umask)."""
+    if os.path.isdir(folder):
+        return
+    makedirs(os.path.dirname(folder), mode)
+    try:
+        os.mkdir(folder, mode)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise PodnetError('cannot create %s: %s' % (folder, exc.strerror or exc))
+    os.chmod(folder, mode)
+
+
+def remove(path: str, remover: Callable[[str], None] = os.unlink) -> None:
+    """Remove ``path`` with ``remover`` (os.unlink, os.rmdir, shutil.rmtree); gone already is fine."""
+    try:
+        remover(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise PodnetError('cannot remove %s: %s' % (path, exc.strerror or exc))
+
+
 def lock(folder: str, wait: float = LOCK_WAIT) -> Optional[int]:
     """Hold the lock of the record's folder, which a converge and the repair runner take for their whole
     run (flock on the folder itself: no file of its own). None when the folder does not exist yet."""
@@ -154,22 +178,14 @@ class Record(Resource):
 
     def add(self, entry):
         path = entry['path']
-        try:
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        except OSError as exc:
-            raise PodnetError('cannot write the record %s: %s' % (path, exc.strerror or exc))
+        makedirs(os.path.dirname(path), 0o700)
         write_atomically(path, json.dumps(entry['content'], indent=1, sort_keys=True) + '\n', 0o600)
 
     def update(self, current, wanted, fields):
         self.add(wanted)
 
     def delete(self, entry):
-        try:
-            os.unlink(entry['path'])
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise PodnetError('cannot remove the record %s: %s' % (entry['path'], exc.strerror or exc))
+        remove(entry['path'])
 
     def describe(self, entry):
         return 'record %s (%s)' % (entry['path'], _summary(entry.get('content')))

@@ -215,18 +215,6 @@ def _mode(path: str) -> int:
     return os.stat(path).st_mode & 0o7777
 
 
-def _makedirs(folder: str, mode: int) -> None:
-    """Every missing folder of ``folder`` with ``mode`` (os.makedirs gives the intermediate ones 0777 - umask)."""
-    if os.path.isdir(folder):
-        return
-    _makedirs(os.path.dirname(folder), mode)
-    try:
-        os.mkdir(folder, mode)
-    except FileExistsError:
-        pass
-    os.chmod(folder, mode)
-
-
 class Units(Resource):
     """The runner, its code and the two units as files; and, where systemd runs, their activation."""
 
@@ -278,11 +266,11 @@ class Units(Resource):
             _systemctl('enable', '--now', TIMER)
             return
         if entry['kind'] == 'code':
-            _makedirs(entry['path'], 0o700)
+            _record.makedirs(entry['path'], 0o700)
             for name in CODE:
                 _record.write_atomically(posixpath.join(entry['path'], name + '.py'), source_of(name), 0o600)
             return
-        _makedirs(os.path.dirname(entry['path']), 0o755 if entry['kind'] == 'unit' else 0o700)
+        _record.makedirs(os.path.dirname(entry['path']), 0o755 if entry['kind'] == 'unit' else 0o700)
         _record.write_atomically(entry['path'], entry['content'], entry['mode'])
 
     def update(self, current, wanted, fields):
@@ -293,16 +281,11 @@ class Units(Resource):
             _systemctl('disable', '--now', TIMER, check=False)
             _systemctl('disable', SERVICE, check=False)
             return
-        try:
-            if entry['kind'] == 'code':
-                # the whole copy: <lib>/ansible_collections is ours alone
-                shutil.rmtree(posixpath.join(entry['path'].split('/ansible_collections/')[0], 'ansible_collections'))
-            else:
-                os.unlink(entry['path'])
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise PodnetError('cannot remove %s: %s' % (entry['path'], exc.strerror or exc))
+        if entry['kind'] == 'code':
+            # the whole copy: <lib>/ansible_collections is ours alone
+            _record.remove(posixpath.join(entry['path'].split('/ansible_collections/')[0], 'ansible_collections'), shutil.rmtree)
+        else:
+            _record.remove(entry['path'])
 
     def apply(self, changes):
         # the activation after the files it enables, and before the files when they go
@@ -316,12 +299,7 @@ class Units(Resource):
             if [c for c in units if c.op == 'update']:
                 _systemctl('try-restart', TIMER, check=False)
         if self.params.get('state') == 'absent':
-            try:
-                os.rmdir(posixpath.join(self.params['state_dir'], LIB))
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise PodnetError('cannot remove %s: %s' % (posixpath.join(self.params['state_dir'], LIB), exc.strerror or exc))
+            _record.remove(posixpath.join(self.params['state_dir'], LIB), os.rmdir)
 
     def differences(self, current, wanted):
         if wanted['kind'] == 'activation':

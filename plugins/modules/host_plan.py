@@ -33,8 +33,9 @@ options:
       - Host names are validated together here, for every host (the pairwise checks of duplicate node IPs,
         overlapping pod ranges and node IPs inside a pod range); nodes from C(openkube.podnet.cluster_check)
         were validated by that filter, once, and are only normalised.
-    type: list
-    elements: raw
+      - Or the dict C(cluster_check) returns with C(prefixes=true) (C(nodes) and C(prefixes)): the prefixes every
+        host's firewall rules use are then taken from it, not computed again for each host.
+    type: raw
     required: true
   settings:
     description:

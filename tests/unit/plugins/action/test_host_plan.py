@@ -33,8 +33,9 @@ def make(args, facts=None, host='worker2'):
     return mod, calls, dict(inventory_hostname=host, hostvars=HOSTVARS)
 
 
-@pytest.mark.parametrize('cluster', [['worker2', 'worker3'], cluster_check(['worker2', 'worker3'], HOSTVARS)],
-                         ids=['host names', 'cluster_check nodes'])
+@pytest.mark.parametrize('cluster', [['worker2', 'worker3'], cluster_check(['worker2', 'worker3'], HOSTVARS),
+                                     cluster_check(['worker2', 'worker3'], HOSTVARS, prefixes=True)],
+                         ids=['host names', 'cluster_check nodes', 'cluster_check with prefixes'])
 def test_one_node_facts_execution_then_the_plan(cluster):
     mod, calls, task_vars = make(dict(cluster=cluster, settings=dict(mode='host-gw')))
     result = mod.run(task_vars=task_vars)
@@ -79,3 +80,19 @@ def test_node_facts_failure_is_passed_on_with_the_host():
     assert calls[0][1]['dev'] == 'eth9'
     assert result['failed']
     assert result['msg'] == "worker2: podnet_underlay_dev: 'eth9' does not hold podnet_node_ip 10.57.4.20 (eth0 does)"
+
+
+def test_the_same_plan_from_every_form_of_the_cluster():
+    forms = [['worker2', 'worker3'], cluster_check(['worker2', 'worker3'], HOSTVARS),
+             cluster_check(['worker2', 'worker3'], HOSTVARS, prefixes=True)]
+    plans = []
+    for cluster in forms:
+        mod, _calls, task_vars = make(dict(cluster=cluster, settings=dict(mode='vxlan')))
+        plans.append(mod.run(task_vars=task_vars)['plan'])
+    assert plans[0] == plans[1] == plans[2]
+
+
+def test_a_cluster_of_another_shape_is_refused():
+    mod, calls, task_vars = make(dict(cluster='worker2', settings={}))
+    result = mod.run(task_vars=task_vars)
+    assert result['failed'] and calls == [] and 'cluster: ' in result['msg']

@@ -108,3 +108,56 @@ def test_a_bad_value_is_refused_with_a_message_never_a_traceback(data, cluster, 
         _plan.host_plan(members, members[0][0], {'mode': 'vxlan'}, facts)
     except _plan.PlanError as exc:
         assert str(exc).split(':', maxsplit=1)[0] in dict(members), str(exc)
+
+
+def pairwise_problems(members):
+    """The conflicts between hosts, by brute force (every pair): what validate_cluster finds by sorting."""
+    nets = [(h, ipaddress.ip_network(v['podnet_pod_cidr']), ipaddress.ip_address(v['podnet_node_ip'])) for h, v in members]
+    found = set()
+    for i, (a, a_net, a_ip) in enumerate(nets):
+        for b, b_net, b_ip in nets[i + 1:]:
+            if a_ip == b_ip:
+                found.add(('podnet_node_ip', b))
+            if a_net.overlaps(b_net):
+                found.add(('podnet_pod_cidr', b))
+        for b, _b_net, b_ip in nets:
+            if b_ip in a_net:
+                found.add(('podnet_pod_cidr', a))
+    return found
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.data())
+def test_the_sorted_cluster_check_finds_exactly_the_pairwise_conflicts(data):
+    """Small address spaces so that duplicates, overlaps and node IPs inside pod ranges happen often: the cluster
+    is refused exactly when some pair conflicts, and the message names a host and variable of such a conflict."""
+    count = data.draw(st.integers(2, 12))
+    members = []
+    for i in range(count):
+        prefix = data.draw(st.integers(24, 28))
+        start = data.draw(st.integers(0, 64)) * 16
+        net = ipaddress.ip_network('10.1.%d.%d/%d' % (start // 256, start % 256, prefix), strict=False)
+        ip = ipaddress.ip_address('10.1.0.0') + data.draw(st.integers(0, 1100))
+        if ip in net:  # refused by the host's own check (normalise_node), not the cluster's
+            ip = ipaddress.ip_address('10.2.0.0') + data.draw(st.integers(0, 3))
+        members.append(('h%02d' % i, {'podnet_node_ip': str(ip), 'podnet_pod_cidr': str(net)}))
+    problems = pairwise_problems(members)
+    try:
+        _plan.validate_cluster(members)
+    except _plan.PlanError as exc:
+        host, var = str(exc).split(': ')[0], str(exc).split(': ')[1].split(' ')[0]
+        assert (var, host) in problems, (str(exc), problems)
+    else:
+        assert not problems, problems
+
+
+@SETTINGS
+@given(data=st.data(), cluster=clusters(min_hosts=1, max_hosts=64), mode=st.sampled_from(MODES))
+def test_prefixes_computed_once_give_every_host_the_same_plan(data, cluster, mode):
+    """cluster_prefixes(), computed once on the controller, equals what each host's plan computes itself."""
+    members, facts = cluster
+    nodes = _plan.validate_cluster(members)
+    prefixes = _plan.cluster_prefixes(nodes)
+    for host in sample(data.draw, members):
+        alone = _plan.host_plan(members, host, {'mode': mode}, facts)
+        assert _plan.host_plan(members, host, {'mode': mode}, facts, validated=True, prefixes=prefixes) == alone
