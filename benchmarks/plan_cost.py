@@ -71,7 +71,7 @@ def measure(count, sample, mode):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='64,256,1000,2500,5000')
     parser.add_argument('--sample', type=int, default=20)
     parser.add_argument('--mode', default='vxlan')

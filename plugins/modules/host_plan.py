@@ -30,10 +30,10 @@ options:
         C(podnet_vxlan_mac) are then read from C(hostvars), or the nodes returned by the filter
         C(openkube.podnet.cluster_check) (computed once for the whole cluster, which spares every host
         reading every other host's variables).
-      - Host names are validated together here, for every host (the pairwise checks of duplicate node IPs,
-        overlapping pod ranges and node IPs inside a pod range); nodes from C(openkube.podnet.cluster_check)
+      - Host names are validated together here, for every host (duplicate node IPs, overlapping pod ranges and
+        node IPs inside a pod range); nodes from C(openkube.podnet.cluster_check)
         were validated by that filter, once, and are only normalised.
-      - Or the dict C(cluster_check) returns with C(prefixes=true) (C(nodes) and C(prefixes)): the prefixes every
+      - Or the dict C(cluster_check) returns with C(prefixes=true) (C(nodes) and C(prefixes)); the prefixes every
         host's firewall rules use are then taken from it, not computed again for each host.
     type: raw
     required: true

@@ -145,7 +145,8 @@ def test_the_sorted_cluster_check_finds_exactly_the_pairwise_conflicts(data):
     try:
         _plan.validate_cluster(members)
     except _plan.PlanError as exc:
-        host, var = str(exc).split(': ')[0], str(exc).split(': ')[1].split(' ')[0]
+        host, rest = str(exc).split(': ', maxsplit=1)
+        var = rest.split(' ', maxsplit=1)[0]
         assert (var, host) in problems, (str(exc), problems)
     else:
         assert not problems, problems
