@@ -90,7 +90,7 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
     if 'pods' in parts and present:
         bridge = plan.get('bridge')
         if bridge:  # podnet_attach bridge: the bridge holds the gateway, the pods' veths are its ports
-            add('pod', 'bridge', dict(name=bridge['name'], mtu=bridge['mtu']))
+            add('pod', 'bridge', dict(name=bridge['name'], mtu=bridge['mtu'], mac=bridge['mac']))
             add('pod', 'address', dict(dev=bridge['name'], addresses=[bridge['address']], purge=True))
         for pod in plan['pods']:
             veth = dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu'])

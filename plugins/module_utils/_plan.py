@@ -107,14 +107,19 @@ def _check(host: str, var: str, validator: Callable[..., T], value: Any, *args: 
         raise PlanError('%s: %s %s' % (host, var, text))
 
 
+def stable_mac(what: str, node_ip: Union[str, v.IPAddress]) -> str:
+    """A stable, locally administered unicast MAC for device ``what`` of the host with ``node_ip``."""
+    digest = hashlib.sha256(('openkube.podnet/%s/%s' % (what, node_ip)).encode()).digest()
+    octets = [0x0e] + list(digest[:5])  # 0x0e: locally administered (bit 1), unicast (bit 0 clear)
+    return ':'.join('%02x' % o for o in octets)
+
+
 def vtep_mac(node_ip: Union[str, v.IPAddress]) -> str:
     """A stable, locally administered unicast MAC derived from the node IP.
 
     Every host computes every peer's VTEP MAC the same way, and re-creating a
     device never changes it (flannel#1155, #1795)."""
-    digest = hashlib.sha256(('openkube.podnet/vtep/%s' % node_ip).encode()).digest()
-    octets = [0x0e] + list(digest[:5])  # 0x0e: locally administered (bit 1), unicast (bit 0 clear)
-    return ':'.join('%02x' % o for o in octets)
+    return stable_mac('vtep', node_ip)
 
 
 def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -336,7 +341,8 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     routes = [dict(dst=p['address'], dev=p['host_dev'], scope='link') for p in pods if settings['attach'] == 'routed']
     bridge = None
     if settings['attach'] == 'bridge':
-        bridge = dict(name=settings['bridge_dev'], mtu=mtu,
+        # a MAC of its own (the lowest of its ports otherwise, which changes as pods come and go)
+        bridge = dict(name=settings['bridge_dev'], mtu=mtu, mac=stable_mac('bridge', me['node_ip']),
                       address='%s/%d' % (me['_net'].network_address + GATEWAY_OFFSET, me['_net'].prefixlen))
     cni = None
     if settings['cni']:

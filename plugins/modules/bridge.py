@@ -28,6 +28,12 @@ options:
   mtu:
     description: MTU. When omitted, a new bridge gets the kernel's default and an existing one keeps its own.
     type: int
+  mac:
+    description:
+      - MAC address, set in place. A bridge whose MAC was set keeps it; without one the kernel gives the bridge the
+        lowest MAC of its ports, which changes as pods come and go (and with it the gateway's MAC in every pod's
+        ARP cache). The role sets a stable one, derived from the node IP.
+    type: str
   up:
     description: Whether the bridge is administratively up.
     type: bool
@@ -41,6 +47,7 @@ EXAMPLES = r'''
   openkube.podnet.bridge:
     name: cni0
     mtu: 1450
+    mac: 0e:1b:2c:3d:4e:5f
 
 - name: Its gateway address, the first of the pod range
   openkube.podnet.address:
@@ -60,13 +67,13 @@ bridge:
   returned: success
   type: list
   elements: dict
-  sample: [{name: cni0, kind: bridge, mtu: 1450, up: true}]
+  sample: [{name: cni0, kind: bridge, mtu: 1450, mac: "0e:1b:2c:3d:4e:5f", up: true}]
 actions:
   description: What was (or, in check mode, would be) done.
   returned: success
   type: list
   elements: str
-  sample: ["add bridge cni0 mtu 1450 up"]
+  sample: ["add bridge cni0 mac 0e:1b:2c:3d:4e:5f mtu 1450 up"]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

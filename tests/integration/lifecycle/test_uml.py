@@ -20,8 +20,8 @@ remote). In order, on u1:
 
 Then on u2 (issue 16, ipip): the bridge layout with the collection's CNI configuration
 (``podnet_attach=bridge``, ``podnet_cni=true``); a pod attached on each host with that file through
-Debian's CNI plugins (tests/cni.py: ADD, CHECK), every pod pings every other (the matrix); a rerun
-changes nothing; CHECK passes again and DEL removes the pods.
+Debian's CNI plugins (tests/cni.py: ADD, CHECK), every pod pings every other (the matrix); CHECK
+passes again and DEL removes the pods.
 
 Every dump is taken inside the guest with kit.py (``python kit.py dump``) and compared here.
 The labs vanish with the guest (their mounts live in the guest's tmpfs /run), so no lab
@@ -89,7 +89,6 @@ SCRIPT = textwrap.dedent('''\
     # issue 16 in ipip: runtime pods attached with the collection's CNI configuration (u2: the reference is dumped)
     run 7-ipip-cni u2 playbooks/site.yml -e mode=ipip -e podnet_attach=bridge -e podnet_cni=true || exit 1
     python tests/integration/lifecycle/uml_cni.py add u2 $TMPDIR/cni.json || exit 1
-    run 7-again u2 playbooks/site.yml -e mode=ipip -e podnet_attach=bridge -e podnet_cni=true || exit 1
     python tests/integration/lifecycle/uml_cni.py del u2 $TMPDIR/cni.json || exit 1
 ''')
 
@@ -157,8 +156,8 @@ def test_ipip_lifecycle_under_uml(uml, capsys):
         assert not [r for r in s['routes'] if r.get('dev') == 'podnet.ipip'], (host, s['routes'])
         assert 'podnet.vxlan' in s['links'], host
 
-    # 7: runtime pods in ipip (uml_cni.py asserted the matrix and DEL in the guest); the rerun changed nothing
-    assert set(recaps['7-again'].values()) == {0}, recaps['7-again']
+    # 7: runtime pods in ipip (uml_cni.py asserted the matrix, CHECK and DEL in the guest; the rerun with runtime
+    # pods attached is proven on this kernel's modes, tests/integration/cni)
     assert any(line.startswith('matrix') for line in cni) and 'DEL ok' in cni, cni
 
     # 6: back to host-gw, exactly as the fresh host-gw deployment of step 1

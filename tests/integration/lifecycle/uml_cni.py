@@ -4,7 +4,7 @@ configuration on lab LAB's worker2 and worker3, through Debian's CNI plugins (te
 
 ``python uml_cni.py add LAB STATE``: ADD and CHECK a pod on each host, every pod pings every other (the
 collection's pods too); prints ``@@CNI matrix`` and the matrix, fails on a miss; keeps the CNI results in STATE.
-``python uml_cni.py del LAB STATE``: CHECK (still attached after the rerun), DEL, and the pods' veths are gone and
+``python uml_cni.py del LAB STATE``: CHECK (still attached as the plugins left them), DEL, and the pods' veths are gone and
 their addresses released; prints ``@@CNI DEL ok``.
 """
 

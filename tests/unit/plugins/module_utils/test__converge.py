@@ -134,7 +134,7 @@ def test_bridge_layout_steps_bridge_first_cni_last_of_the_pods():
     calls = [(s.module, s.args, s.role) for s in _converge.steps(p)]
     pods = [c for c in calls if c[2] == 'pod']
     assert [c[0] for c in pods] == ['bridge', 'address', 'netns', 'veth', 'address', 'address', 'route', 'cni_config']
-    assert pods[0][1] == {'name': 'cni0', 'mtu': 1450} and pods[1][1]['addresses'] == ['192.168.10.1/24']
+    assert pods[0][1] == {'name': 'cni0', 'mtu': 1450, 'mac': p['bridge']['mac']} and pods[1][1]['addresses'] == ['192.168.10.1/24']
     assert pods[3][1]['master'] == 'cni0' and pods[4][1] == {'dev': 'veth-ns1', 'addresses': [], 'purge': True}
     assert pods[6][1]['routes'] == [{'dst': 'default', 'via': '192.168.10.1', 'dev': 'eth0'}]
     gone = _plan.host_plan(MEMBERS, 'worker2', dict(mode='vxlan', state='absent', attach='bridge', cni=True), facts)

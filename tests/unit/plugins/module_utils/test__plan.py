@@ -349,7 +349,8 @@ def test_bridge_layout_is_flannels():
     """podnet_attach bridge: cni0 holds the gateway with the range's prefix, the pods are on the range's subnet
     and their veths are its ports; no /32 routes; the VTEP address stays on the vxlan device."""
     p = plan('vxlan', attach='bridge')
-    assert p['bridge'] == {'name': 'cni0', 'mtu': 1450, 'address': '192.168.10.1/24'}
+    assert p['bridge'] == {'name': 'cni0', 'mtu': 1450, 'address': '192.168.10.1/24', 'mac': _plan.stable_mac('bridge', '10.57.4.20')}
+    assert p['bridge']['mac'] != p['vxlan']['mac']
     pod = p['pods'][0]
     assert (pod['address'], pod['gateway'], pod['gateway_address'], pod['master'], pod['onlink']) == (
         '192.168.10.10/24', '192.168.10.1', None, 'cni0', False)
