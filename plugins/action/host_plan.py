@@ -14,7 +14,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.openkube.podnet.plugins.filter.plan import NODE_VARS, _members
+from ansible_collections.openkube.podnet.plugins.filter.plan import NODE_FIELDS, NODE_VARS, _members
 from ansible_collections.openkube.podnet.plugins.module_utils import _plan
 
 NODE_FACTS = 'openkube.podnet.node_facts'
@@ -44,7 +44,7 @@ def members_from(cluster, hostvars):
     for i, node in enumerate(nodes):
         if not node.get('name'):
             raise AnsibleError('cluster[%d]: a node needs a name (the output of openkube.podnet.cluster_check)' % i)
-        members.append((node['name'], dict(zip(NODE_VARS, (node.get('node_ip'), node.get('pod_cidr'), node.get('vtep_mac'))))))
+        members.append((node['name'], dict(zip(NODE_VARS, (node.get(field) for field in NODE_FIELDS)))))
     return members
 
 

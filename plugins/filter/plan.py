@@ -10,7 +10,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _plan
 
-NODE_VARS = ('podnet_node_ip', 'podnet_pod_cidr', 'podnet_vxlan_mac')
+NODE_VARS = ('podnet_node_ip', 'podnet_pod_cidr', 'podnet_vxlan_mac', 'podnet_pod_cidr6', 'podnet_node_ip6')
+#: the fields of a node (cluster_check's output) that hold those variables, in the same order
+NODE_FIELDS = ('node_ip', 'pod_cidr', 'vtep_mac', 'pod_cidr6', 'node_ip6')
 
 
 def _members(hosts, hostvars):

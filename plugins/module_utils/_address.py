@@ -34,7 +34,10 @@ ARGSPEC = dict(
     dev=dict(type='str', required=True),
     addresses=dict(type='list', elements='str', default=[]),
     purge=dict(type='bool', default=False),
+    nodad=dict(type='bool', default=False),
 )
+
+IFA_F_NODAD = 0x02  # an IPv6 address usable at once, without duplicate address detection
 
 
 def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -110,8 +113,11 @@ class Addresses(Resource):
         index = self._index()
         if index is None:
             raise PodnetError('dev: device %r does not exist in %s' % (self.params['dev'], self.nl.where))
-        return dict(index=index, address=entry['address'], prefixlen=entry['prefixlen'],
-                    family=socket.AF_INET if entry['family'] == 4 else socket.AF_INET6)
+        request = dict(index=index, address=entry['address'], prefixlen=entry['prefixlen'],
+                       family=socket.AF_INET if entry['family'] == 4 else socket.AF_INET6)
+        if entry['family'] == 6 and self.params.get('nodad'):
+            request['flags'] = IFA_F_NODAD
+        return request
 
     def add(self, entry: Dict[str, Any]) -> None:
         try:

@@ -70,6 +70,19 @@ class Step(NamedTuple):
     role: str
 
 
+def _present(*addresses: Any) -> List[str]:
+    """The addresses that are given (an IPv6 one only in a dual-stack plan)."""
+    return [a for a in addresses if a]
+
+
+def _address(role: str, args: Dict[str, Any]) -> Step:
+    """An address call; with an IPv6 address, without duplicate address detection (each host's own range: unique by
+    construction, and usable at once rather than after DAD)."""
+    if any(':' in a for a in args['addresses']):
+        args = dict(args, nodad=True)
+    return Step('address', args, role)
+
+
 def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
     """The plan as an ordered list of module calls: the one description of what is applied and in
     what order. The converge module runs it in one process (run() below); the roles path
@@ -80,7 +93,7 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
     todo: List[Step] = []
 
     def add(role, module, args):
-        todo.append(Step(module, args, role))
+        todo.append(_address(role, args) if module == 'address' else Step(module, args, role))
 
     repair = plan.get('repair')
     if 'repair' in parts and repair and repair['state'] == 'absent':
@@ -91,20 +104,25 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         bridge = plan.get('bridge')
         if bridge:  # podnet_attach bridge: the bridge holds the gateway, the pods' veths are its ports
             add('pod', 'bridge', dict(name=bridge['name'], mtu=bridge['mtu'], mac=bridge['mac']))
-            add('pod', 'address', dict(dev=bridge['name'], addresses=[bridge['address']], purge=True))
+            add('pod', 'address', dict(dev=bridge['name'], addresses=_present(bridge['address'], bridge.get('address6')),
+                                       purge=True))
         for pod in plan['pods']:
             veth = dict(name=pod['host_dev'], peer=pod['dev'], peer_netns=pod['name'], mtu=pod['mtu'])
             if pod.get('master'):
                 veth['master'] = pod['master']
             add('pod', 'netns', dict(name=pod['name']))
             add('pod', 'veth', veth)
-            add('pod', 'address', dict(dev=pod['host_dev'], addresses=[pod['gateway_address']] if pod.get('gateway_address')
-                                       else [], purge=True))
-            add('pod', 'address', dict(netns=pod['name'], dev=pod['dev'], addresses=[pod['address']], purge=True))
-            default = dict(dst='default', via=pod['gateway'], dev=pod['dev'])
-            if pod.get('onlink', True):
-                default['onlink'] = True
-            add('pod', 'route', dict(netns=pod['name'], purge=True, routes=[default]))
+            gateways = _present(pod.get('gateway_address'), pod.get('gateway_address6'))
+            add('pod', 'address', dict(dev=pod['host_dev'], addresses=gateways, purge=True))
+            add('pod', 'address', dict(netns=pod['name'], dev=pod['dev'], addresses=_present(pod['address'], pod.get('address6')),
+                                       purge=True))
+            defaults = [dict(dst='default', via=pod['gateway'], dev=pod['dev'])]
+            if pod.get('gateway6'):
+                defaults.append(dict(dst='::/0', via=pod['gateway6'], dev=pod['dev']))
+            for default in defaults:
+                if pod.get('onlink', True):
+                    default['onlink'] = True
+            add('pod', 'route', dict(netns=pod['name'], purge=True, routes=defaults))
         if plan.get('cni'):  # the CNI configuration a container runtime attaches its pods with
             add('pod', 'cni_config', dict(path=plan['cni']['path'], network=plan['cni']['network'],
                                           config=plan['cni']['config']))
@@ -119,9 +137,9 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
             if not plan.get(name):
                 continue
             device = dict(plan[name])
-            address = device.pop('address')
+            addresses = _present(device.pop('address'), device.pop('address6', None))
             add(mode_role, ENCAPS[name].device_module, device)
-            add(mode_role, 'address', dict(dev=device['name'], addresses=[address], purge=True))
+            add(mode_role, 'address', dict(dev=device['name'], addresses=addresses, purge=True))
             if ENCAPS[name].neighbor:
                 add(mode_role, 'neighbor', dict(dev=device['name'], neighbors=plan['neighbors'], purge=True))
             if ENCAPS[name].fdb:

@@ -44,6 +44,10 @@ class Encap(NamedTuple):
     fdb: Optional[Callable[[Node], Dict[str, Any]]] = None
     #: the iptables match of this encapsulation's packets arriving at the host: settings -> match
     firewall_match: Optional[Callable[[Settings], str]] = None
+    #: IPv6 pods through the same device over the IPv4 underlay (None: this encapsulation carries IPv4 only):
+    #: the route to a peer's IPv6 pod range and the permanent neighbour of its IPv6 VTEP address
+    route6: Optional[Callable[[Node, str], Dict[str, Any]]] = None
+    neighbor6: Optional[Callable[[Node], Dict[str, Any]]] = None
 
 
 def _ipip_device(me, settings, underlay, mtu):  # pylint: disable=unused-argument
@@ -79,6 +83,9 @@ ENCAPS = {
         neighbor=lambda peer: dict(ip=peer['vtep_ip'], lladdr=peer['vtep_mac']),
         fdb=lambda peer: dict(mac=peer['vtep_mac'], dst=peer['node_ip']),
         firewall_match=lambda settings: '-p udp -m udp --dport %d' % settings['vxlan_port'],
+        # the same device, VTEP MAC and FDB entry carry the peer's IPv6 pods: flannel's vxlan over an IPv4 underlay
+        route6=lambda peer, dev: dict(dst=peer['pod_cidr6'], via=peer['vtep_ip6'], dev=dev, onlink=True),
+        neighbor6=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac']),
     ),
 }
 

@@ -191,8 +191,20 @@ def normalise_node(host: str, hostvars: Dict[str, Any]) -> Dict[str, Any]:
         _host_fail(host, 'podnet_pod_cidr', str(pod_cidr), 'contains the node IP %s (podnet_node_ip)' % node_ip)
     mac = hostvars.get('podnet_vxlan_mac')
     mac = _check(host, 'podnet_vxlan_mac', v.mac, mac) if mac else vtep_mac(node_ip)
-    return dict(name=host, node_ip=str(node_ip), pod_cidr=str(pod_cidr), vtep_ip=str(pod_cidr.network_address),
+    node = dict(name=host, node_ip=str(node_ip), pod_cidr=str(pod_cidr), vtep_ip=str(pod_cidr.network_address),
                 vtep_mac=mac, _net=pod_cidr, _ip=node_ip)
+    # IPv6 beside IPv4 (dual-stack): the host's IPv6 pod range, and its IPv6 underlay address where it has one
+    if hostvars.get('podnet_pod_cidr6') not in (None, ''):
+        net6 = _check(host, 'podnet_pod_cidr6', v.ip_network, hostvars['podnet_pod_cidr6'], 6)
+        if net6.prefixlen > 120:
+            _host_fail(host, 'podnet_pod_cidr6', str(net6), 'is too small: an IPv6 pod range needs at least a /120')
+        node.update(pod_cidr6=str(net6), vtep_ip6=str(net6.network_address), _net6=net6)
+    if hostvars.get('podnet_node_ip6') not in (None, ''):
+        ip6 = _check(host, 'podnet_node_ip6', v.ip_address, hostvars['podnet_node_ip6'], 6)
+        if node.get('_net6') is not None and ip6 in node['_net6']:
+            _host_fail(host, 'podnet_pod_cidr6', node['pod_cidr6'], 'contains the node IP %s (podnet_node_ip6)' % ip6)
+        node.update(node_ip6=str(ip6), _ip6=ip6)
+    return node
 
 
 def validate_cluster(members: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
@@ -213,28 +225,53 @@ def validate_cluster(members: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict
             if first is not node:
                 _host_fail(node['name'], var, node[what], 'is also the %s of %s'
                            % ('node IP' if key == '_ip' else 'VTEP MAC', first['name']))
-    # pod ranges in address order: one overlaps an earlier one exactly when it starts before the furthest end so far
-    ranges = sorted(nodes, key=lambda n: (int(n['_net'].network_address), n['_net'].prefixlen))
-    furthest = None  # type: Optional[Dict[str, Any]]
-    for node in ranges:
-        if furthest is not None and int(node['_net'].network_address) <= int(furthest['_net'].broadcast_address):
-            a, b = sorted((furthest, node), key=lambda n: n['_order'])
-            _host_fail(b['name'], 'podnet_pod_cidr', b['pod_cidr'], "overlaps %s's podnet_pod_cidr %s" % (a['name'], a['pod_cidr']))
-        if furthest is None or int(node['_net'].broadcast_address) > int(furthest['_net'].broadcast_address):
-            furthest = node
-    starts = [int(n['_net'].network_address) for n in ranges]
+    _no_overlaps(nodes, '_net', 'podnet_pod_cidr', 'pod_cidr')
+    _no_node_ip_inside(nodes, '_ip', '_net', 'podnet_pod_cidr', 'pod_cidr', 'node_ip')
+    with6 = [n for n in nodes if n.get('_net6') is not None]
+    if with6 and len(with6) != len(nodes):
+        without = [n for n in nodes if n.get('_net6') is None][0]
+        _host_fail(without['name'], 'podnet_pod_cidr6', None, 'is not set, but %s has one: in a dual-stack cluster every '
+                   'host needs an IPv6 pod range' % with6[0]['name'])
+    seen6 = {}  # type: Dict[Any, Dict[str, Any]]
     for node in nodes:
-        at = bisect.bisect_right(starts, int(node['_ip'])) - 1
-        if at >= 0 and node['_ip'] in ranges[at]['_net']:
-            owner = ranges[at]
-            _host_fail(owner['name'], 'podnet_pod_cidr', owner['pod_cidr'],
-                       'contains the node IP of %s (%s)' % (node['name'], node['node_ip']))
+        if node.get('_ip6') is not None:
+            first = seen6.setdefault(node['_ip6'], node)
+            if first is not node:
+                _host_fail(node['name'], 'podnet_node_ip6', node['node_ip6'], 'is also the node IP of %s' % first['name'])
+    if with6:
+        _no_overlaps(nodes, '_net6', 'podnet_pod_cidr6', 'pod_cidr6')
+        _no_node_ip_inside([n for n in nodes if n.get('_ip6') is not None], '_ip6', '_net6', 'podnet_pod_cidr6',
+                           'pod_cidr6', 'node_ip6', ranges_of=nodes)
     for node in nodes:
         del node['_order']
     return nodes
 
 
-POD_KEYS = ('name', 'ip', 'host_dev')
+def _no_overlaps(nodes: List[Dict[str, Any]], key: str, var: str, field: str) -> None:
+    """Pod ranges in address order: one overlaps an earlier one exactly when it starts before the furthest end so far."""
+    ranges = sorted(nodes, key=lambda n: (int(n[key].network_address), n[key].prefixlen))
+    furthest = None  # type: Optional[Dict[str, Any]]
+    for node in ranges:
+        if furthest is not None and int(node[key].network_address) <= int(furthest[key].broadcast_address):
+            a, b = sorted((furthest, node), key=lambda n: n['_order'])
+            _host_fail(b['name'], var, b[field], "overlaps %s's %s %s" % (a['name'], var, a[field]))
+        if furthest is None or int(node[key].broadcast_address) > int(furthest[key].broadcast_address):
+            furthest = node
+
+
+def _no_node_ip_inside(nodes: List[Dict[str, Any]], ip_key: str, net_key: str, var: str, field: str, ip_field: str,
+                       ranges_of: Optional[List[Dict[str, Any]]] = None) -> None:
+    """No node IP inside another host's pod range: bisect the sorted (and by now disjoint) ranges."""
+    ranges = sorted(ranges_of if ranges_of is not None else nodes, key=lambda n: int(n[net_key].network_address))
+    starts = [int(n[net_key].network_address) for n in ranges]
+    for node in nodes:
+        at = bisect.bisect_right(starts, int(node[ip_key])) - 1
+        if at >= 0 and node[ip_key] in ranges[at][net_key]:
+            owner = ranges[at]
+            _host_fail(owner['name'], var, owner[field], 'contains the node IP of %s (%s)' % (node['name'], node[ip_field]))
+
+
+POD_KEYS = ('name', 'ip', 'ip6', 'host_dev')
 
 
 def _pods(host: str, node: Dict[str, Any], settings: Dict[str, Any], mtu: int) -> List[Dict[str, Any]]:
@@ -256,19 +293,37 @@ def _pods(host: str, node: Dict[str, Any], settings: Dict[str, Any], mtu: int) -
         if ip not in net or ip in (net.network_address, net.broadcast_address, gateway):
             _host_fail(host, var + '.ip', str(ip), 'is not a usable pod address in podnet_pod_cidr %s '
                        '(.0 is the VTEP, .1 the gateway)' % net)
-        for seen, key, what in ((seen_ips, ip, 'ip'), (seen_names, name, 'name'), (seen_names, host_dev, 'host_dev')):
+        ip6 = None
+        if node.get('_net6') is not None:  # dual-stack: an IPv6 address too, .10, .11 ... of the IPv6 range by default
+            net6 = node['_net6']
+            ip6 = _check(host, var + '.ip6', v.ip_address, pod['ip6'], 6) if pod.get('ip6') else net6.network_address + POD_IP_OFFSET + i
+            if ip6 not in net6 or ip6 in (net6.network_address, net6.network_address + GATEWAY_OFFSET):
+                _host_fail(host, var + '.ip6', str(ip6), 'is not a usable pod address in podnet_pod_cidr6 %s '
+                           '(::0 is the VTEP, ::1 the gateway)' % net6)
+        elif pod.get('ip6'):
+            _host_fail(host, var + '.ip6', pod['ip6'], 'needs podnet_pod_cidr6 (the host has no IPv6 pod range)')
+        for seen, key, what in ((seen_ips, ip, 'ip'), (seen_ips, ip6, 'ip6'), (seen_names, name, 'name'),
+                                (seen_names, host_dev, 'host_dev')):
+            if key is None:
+                continue
             if key in seen:
                 _host_fail(host, '%s.%s' % (var, what), str(key), 'is used twice (also %s)' % seen[key])
             seen[key] = var
         if settings['attach'] == 'bridge':
             # flannel's and the CNI bridge plugin's layout: the pod on the range's subnet, its veth a port of the
             # bridge that holds the gateway (the host end has no address)
-            pods.append(dict(name=name, ip=str(ip), address='%s/%d' % (ip, net.prefixlen), host_dev=host_dev, dev='eth0',
-                             gateway=str(gateway), gateway_address=None, master=settings['bridge_dev'], onlink=False,
-                             mtu=mtu))
+            entry = dict(name=name, ip=str(ip), address='%s/%d' % (ip, net.prefixlen), host_dev=host_dev, dev='eth0',
+                         gateway=str(gateway), gateway_address=None, master=settings['bridge_dev'], onlink=False,
+                         mtu=mtu)
         else:
-            pods.append(dict(name=name, ip=str(ip), address='%s/32' % ip, host_dev=host_dev, dev='eth0',
-                             gateway=str(gateway), gateway_address='%s/32' % gateway, master=None, onlink=True, mtu=mtu))
+            entry = dict(name=name, ip=str(ip), address='%s/32' % ip, host_dev=host_dev, dev='eth0',
+                         gateway=str(gateway), gateway_address='%s/32' % gateway, master=None, onlink=True, mtu=mtu)
+        if ip6 is not None:
+            gateway6 = node['_net6'].network_address + GATEWAY_OFFSET
+            bridged = settings['attach'] == 'bridge'
+            entry.update(ip6=str(ip6), address6='%s/%d' % (ip6, node['_net6'].prefixlen if bridged else 128),
+                         gateway6=str(gateway6), gateway_address6=None if bridged else '%s/128' % gateway6)
+        pods.append(entry)
     return pods
 
 
@@ -306,6 +361,15 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         _host_fail(host, 'podnet_mtu', mtu, 'is too small: the underlay MTU %d leaves less than 576 bytes for %s'
                    % (underlay_mtu, mode))
 
+    dual = me.get('_net6') is not None
+    if dual and encap == 'ipip':
+        _host_fail(host, 'podnet_pod_cidr6', me['pod_cidr6'], "cannot be carried by mode %s: ipip carries IPv4 only; "
+                   "vxlan carries IPv6 pods (over the IPv4 underlay)" % mode)
+    if dual and mode in ('host-gw', 'crosssubnet'):
+        _host_fail(host, 'podnet_pod_cidr6', me['pod_cidr6'], "is not routed by mode %s yet: its IPv6 routes need the "
+                   "hosts' IPv6 underlay (podnet_node_ip6), which this version does not use; vxlan carries IPv6 pods "
+                   "over the IPv4 underlay" % mode)
+
     onlink = facts.get('onlink') or {}
     if mode == 'host-gw':
         for peer in peers:
@@ -337,13 +401,17 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     pods = _pods(host, me, settings, mtu)
     if settings['state'] == 'present':
         _refuse_clashes(host, me, settings, encap, pods, facts.get('links'))
-    # routed: a /32 route to each pod through its veth; bridge: the bridge's address makes the range's route
+    # routed: a /32 (/128) route to each pod through its veth; bridge: the bridge's address makes the range's route
     routes = [dict(dst=p['address'], dev=p['host_dev'], scope='link') for p in pods if settings['attach'] == 'routed']
+    routes += [dict(dst=p['address6'], dev=p['host_dev']) for p in pods
+               if settings['attach'] == 'routed' and p.get('address6')]
     bridge = None
     if settings['attach'] == 'bridge':
         # a MAC of its own (the lowest of its ports otherwise, which changes as pods come and go)
         bridge = dict(name=settings['bridge_dev'], mtu=mtu, mac=stable_mac('bridge', me['node_ip']),
                       address='%s/%d' % (me['_net'].network_address + GATEWAY_OFFSET, me['_net'].prefixlen))
+        if dual:
+            bridge['address6'] = '%s/%d' % (me['_net6'].network_address + GATEWAY_OFFSET, me['_net6'].prefixlen)
     cni = None
     if settings['cni']:
         missing = sorted(name for name, path in (facts.get('cni_plugins') or {}).items() if not path)
@@ -358,6 +426,7 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                                         str(me['_net'].network_address + GATEWAY_OFFSET), mtu, used))
     plan = dict(
         host=host, mode=mode, encap=encap, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
+        **({'pod_cidr6': me['pod_cidr6']} if dual else {}),
         vxlan_vni=settings['vxlan_vni'], vxlan_port=settings['vxlan_port'],
         underlay_dev=underlay, underlay_mtu=underlay_mtu, underlay_network=facts.get('underlay_network'),
         mtu=mtu, pods=pods, record=record_path(settings),
@@ -369,7 +438,8 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         repair=dict(state='present' if settings['repair'] and settings['state'] == 'present' else 'absent',
                     state_dir=settings['state_dir'], unit_dir=settings['repair_unit_dir'],
                     interval=settings['repair_interval']),
-        sysctl={'net.ipv4.ip_forward': '1'}, device_sysctl={},
+        sysctl=dict({'net.ipv4.ip_forward': '1'}, **({'net.ipv6.conf.all.forwarding': '1'} if dual else {})),
+        device_sysctl={},
         neighbors=[], fdb=[], routes=routes, apply_role=table.role,
         peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'], encap=peer_encap[p['name']],
                     pod_ip=str(p['_net'].network_address + POD_IP_OFFSET)) for p in peers],
@@ -384,6 +454,10 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         routes += [table.route(p, tunnel_dev) for p in tunnelled]
         if table.neighbor:
             plan['neighbors'] = [table.neighbor(p) for p in tunnelled]
+        if dual and table.route6:  # IPv6 pods through the same device, over the IPv4 underlay
+            device['address6'] = '%s/128' % me['vtep_ip6']
+            routes += [table.route6(p, tunnel_dev) for p in tunnelled]
+            plan['neighbors'] += [table.neighbor6(p) for p in tunnelled]
         if table.fdb:
             plan['fdb'] = [table.fdb(p) for p in tunnelled]
     if tunnel_dev:

@@ -41,6 +41,13 @@ options:
         (IPv6 link-local addresses excepted).
     type: bool
     default: false
+  nodad:
+    description:
+      - Add IPv6 addresses without duplicate address detection (C(nodad)), so that they are usable at once
+        instead of a second or two later. For addresses that are unique by construction, as the collection's
+        pod, gateway and VTEP addresses are (each host's own range). Existing addresses are not re-added for it.
+    type: bool
+    default: false
 author:
   - openkube.podnet engineers (@openkube)
 '''

@@ -58,6 +58,16 @@ def test_four_runs(dev):
     assert sorted((a['address'], a['prefixlen']) for a in again['addresses']) == sorted(have)
 
 
+def test_nodad_ipv6_addresses_are_usable_at_once(dev):
+    """nodad: the kernel marks the IPv6 address nodad (never tentative); IPv4 addresses are unaffected; a rerun
+    without nodad finds nothing to change (the flag is not compared)."""
+    args = dict(netns=dev, dev='d0', addresses=['fd00:10::a/128', '192.168.10.10/32'], nodad=True, purge=True)
+    four_runs('address', args)
+    info = [a for a in ipj(dev, '-6', 'addr', 'show', 'dev', 'd0')[0]['addr_info'] if a['local'] == 'fd00:10::a']
+    assert info and info[0].get('nodad') is True and not info[0].get('tentative'), info
+    assert run_module('address', dict(args, nodad=False))['changed'] is False
+
+
 def test_purge_removes_unlisted_but_keeps_link_local(dev):
     sh('ip', '-n', dev, 'addr', 'add', '172.16.0.1/16', 'dev', 'd0')
     sh('ip', '-n', dev, 'addr', 'add', 'fd00:99::9/64', 'dev', 'd0')

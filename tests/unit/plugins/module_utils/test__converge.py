@@ -141,3 +141,18 @@ def test_bridge_layout_steps_bridge_first_cni_last_of_the_pods():
     removal = [(s.module, s.args) for s in _converge.steps(gone) if s.module in ('cni_config', 'bridge')]
     assert removal == [('cni_config', {'path': '/etc/cni/net.d/10-podnet.conflist', 'state': 'absent'}),
                        ('bridge', {'name': 'cni0', 'state': 'absent'})]
+
+
+def test_dual_stack_steps_give_both_families():
+    members = [(h, dict(v, podnet_pod_cidr6='fd00:10:244:%d::/64' % (10 + i))) for i, (h, v) in enumerate(MEMBERS)]
+    p = _plan.host_plan(members, 'worker2', dict(mode='vxlan'), FACTS)
+    calls = [(s.module, s.args) for s in _converge.steps(p)]
+    addresses = [a for m, a in calls if m == 'address']
+    assert addresses[0] == {'dev': 'veth-ns1', 'addresses': ['192.168.10.1/32', 'fd00:10:244:10::1/128'], 'purge': True,
+                            'nodad': True}
+    assert addresses[1]['addresses'] == ['192.168.10.10/32', 'fd00:10:244:10::a/128']
+    assert addresses[2] == {'dev': 'podnet.vxlan', 'addresses': ['192.168.10.0/32', 'fd00:10:244:10::/128'], 'purge': True,
+                            'nodad': True}
+    pod_routes = [a for m, a in calls if m == 'route' and a.get('netns') == 'ns1'][0]['routes']
+    assert pod_routes == [{'dst': 'default', 'via': '192.168.10.1', 'dev': 'eth0', 'onlink': True},
+                          {'dst': '::/0', 'via': 'fd00:10:244:10::1', 'dev': 'eth0', 'onlink': True}]

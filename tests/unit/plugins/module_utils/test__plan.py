@@ -109,7 +109,7 @@ BAD = [
     ('mtu too big', REF, {'mtu': 1480}, 'worker2: podnet_mtu 1480 is too large for vxlan over eth0'),
     ('pod key typo', REF, {'pods': [{'name': 'db', 'address': '192.168.10.50'}]},
      "worker2: podnet_pods[0] {'name': 'db', 'address': '192.168.10.50'} has unknown key address: "
-     "a pod has only name, ip, host_dev"),
+     "a pod has only name, ip, ip6, host_dev"),
     ('pod keys typo', REF, {'pods': [{'name': 'ns1'}, {'name': 'db', 'IP': '1', 'dev': 'x'}]},
      'worker2: podnet_pods[1] {'),
 ]
@@ -403,3 +403,69 @@ def test_what_the_last_plan_made_and_this_one_does_not_want_goes():
     assert (same['absent_bridge'], same['absent_cni']) == (None, None)
     renamed = plan('vxlan', facts=recorded, attach='bridge', bridge_dev='podnet0', cni=True, cni_file='20-podnet.conflist')
     assert (renamed['absent_bridge'], renamed['absent_cni']) == ('cni0', '/etc/cni/net.d/10-podnet.conflist')
+
+
+DUAL = [
+    ('worker2', dict(REF[0][1], podnet_pod_cidr6='fd00:10:244:10::/64')),
+    ('worker3', dict(REF[1][1], podnet_pod_cidr6='fd00:10:244:11::/64')),
+]
+
+
+def test_dual_stack_vxlan_over_the_ipv4_underlay():
+    """IPv6 pods through the same vxlan device: its IPv6 VTEP address (the range's ::0), per peer an onlink route
+    via the peer's IPv6 VTEP address and its permanent neighbour (the same MAC, the same FDB entry)."""
+    p = plan('vxlan', members=DUAL)
+    assert p['pod_cidr6'] == 'fd00:10:244:10::/64'
+    assert (p['vxlan']['address'], p['vxlan']['address6']) == ('192.168.10.0/32', 'fd00:10:244:10::/128')
+    mac3 = _plan.vtep_mac('10.57.4.21')
+    assert {'dst': 'fd00:10:244:11::/64', 'via': 'fd00:10:244:11::', 'dev': 'podnet.vxlan', 'onlink': True} in p['routes']
+    assert {'ip': 'fd00:10:244:11::', 'lladdr': mac3} in p['neighbors'] and len(p['neighbors']) == 2
+    assert p['fdb'] == [{'mac': mac3, 'dst': '10.57.4.21'}]
+    pod = p['pods'][0]
+    assert (pod['ip6'], pod['address6'], pod['gateway6'], pod['gateway_address6']) == (
+        'fd00:10:244:10::a', 'fd00:10:244:10::a/128', 'fd00:10:244:10::1', 'fd00:10:244:10::1/128')
+    assert {'dst': 'fd00:10:244:10::a/128', 'dev': 'veth-ns1'} in p['routes']
+    assert p['sysctl'] == {'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1'}
+    # IPv4 only: nothing of IPv6 in the plan (a record written before stays the same)
+    v4 = plan('vxlan')
+    assert 'pod_cidr6' not in v4 and 'address6' not in v4['vxlan'] and 'ip6' not in v4['pods'][0]
+    assert v4['sysctl'] == {'net.ipv4.ip_forward': '1'}
+
+
+def test_dual_stack_bridge_layout():
+    p = plan('vxlan', members=DUAL, attach='bridge')
+    assert p['bridge']['address6'] == 'fd00:10:244:10::1/64'
+    pod = p['pods'][0]
+    assert (pod['address6'], pod['gateway_address6']) == ('fd00:10:244:10::a/64', None)
+    assert not [r for r in p['routes'] if r['dst'].endswith('/128')]
+
+
+@pytest.mark.parametrize('members, settings, expected', [
+    (DUAL, dict(mode='ipip'), "worker2: podnet_pod_cidr6 'fd00:10:244:10::/64' cannot be carried by mode ipip: ipip carries "
+                              "IPv4 only; vxlan carries IPv6 pods"),
+    (DUAL, dict(mode='crosssubnet', crosssubnet_encap='ipip'),
+     "worker2: podnet_pod_cidr6 'fd00:10:244:10::/64' cannot be carried by mode crosssubnet"),
+    (DUAL, dict(mode='host-gw'), "worker2: podnet_pod_cidr6 'fd00:10:244:10::/64' is not routed by mode host-gw yet"),
+    ([DUAL[0], REF[1]], dict(mode='vxlan'), "worker3: podnet_pod_cidr6 None is not set, but worker2 has one"),
+    ([DUAL[0], ('worker3', dict(DUAL[1][1], podnet_pod_cidr6='fd00:10:244:10:8000::/65'))], dict(mode='vxlan'),
+     "worker3: podnet_pod_cidr6 'fd00:10:244:10:8000::/65' overlaps worker2's podnet_pod_cidr6 fd00:10:244:10::/64"),
+    ([('worker2', dict(DUAL[0][1], podnet_pod_cidr6='fd00:10:244:10::1/64')), DUAL[1]], dict(mode='vxlan'),
+     "worker2: podnet_pod_cidr6 'fd00:10:244:10::1/64' has host bits set"),
+    ([('worker2', dict(DUAL[0][1], podnet_pod_cidr6='10.0.0.0/24')), DUAL[1]], dict(mode='vxlan'),
+     "worker2: podnet_pod_cidr6 '10.0.0.0/24' is not an IPv6"),
+    ([('worker2', dict(DUAL[0][1], podnet_pod_cidr6='fd00::/121')), DUAL[1]], dict(mode='vxlan'),
+     "worker2: podnet_pod_cidr6 'fd00::/121' is too small"),
+    ([('worker2', dict(DUAL[0][1], podnet_node_ip6='fd57::20')), ('worker3', dict(DUAL[1][1], podnet_node_ip6='fd57::20'))],
+     dict(mode='vxlan'), "worker3: podnet_node_ip6 'fd57::20' is also the node IP of worker2"),
+    ([('worker2', dict(DUAL[0][1], podnet_node_ip6='fd00:10:244:11::5')), DUAL[1]], dict(mode='vxlan'),
+     "worker3: podnet_pod_cidr6 'fd00:10:244:11::/64' contains the node IP of worker2 (fd00:10:244:11::5)"),
+    (DUAL, dict(mode='vxlan', pods=[{'name': 'ns1', 'ip6': 'fd00:10:244:11::5'}]),
+     "worker2: podnet_pods[0].ip6 'fd00:10:244:11::5' is not a usable pod address in podnet_pod_cidr6"),
+    (REF, dict(mode='vxlan', pods=[{'name': 'ns1', 'ip6': 'fd00:10:244:10::5'}]),
+     "worker2: podnet_pods[0].ip6 'fd00:10:244:10::5' needs podnet_pod_cidr6"),
+])
+def test_dual_stack_refusals_name_host_variable_and_value(members, settings, expected):
+    mode = settings.pop('mode')
+    with pytest.raises(_plan.PlanError) as err:
+        plan(mode, members=members, facts=dict(FACTS, underlay_network='10.57.4.0/24'), **settings)
+    assert str(err.value).startswith(expected), str(err.value)
