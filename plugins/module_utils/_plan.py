@@ -218,13 +218,16 @@ def validate_cluster(members: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict
     nodes = [normalise_node(host, hv) for host, hv in members]
     for i, node in enumerate(nodes):
         node['_order'] = i
-    for key, var, what in (('_ip', 'podnet_node_ip', 'node_ip'), ('vtep_mac', 'podnet_vxlan_mac', 'vtep_mac')):
+    for key, var, what, label in (('_ip', 'podnet_node_ip', 'node_ip', 'node IP'),
+                                  ('vtep_mac', 'podnet_vxlan_mac', 'vtep_mac', 'VTEP MAC'),
+                                  ('_ip6', 'podnet_node_ip6', 'node_ip6', 'node IP')):
         seen = {}  # type: Dict[Any, Dict[str, Any]]
         for node in nodes:
+            if node.get(key) is None:  # an IPv6 node address is optional
+                continue
             first = seen.setdefault(node[key], node)
             if first is not node:
-                _host_fail(node['name'], var, node[what], 'is also the %s of %s'
-                           % ('node IP' if key == '_ip' else 'VTEP MAC', first['name']))
+                _host_fail(node['name'], var, node[what], 'is also the %s of %s' % (label, first['name']))
     _no_overlaps(nodes, '_net', 'podnet_pod_cidr', 'pod_cidr')
     _no_node_ip_inside(nodes, '_ip', '_net', 'podnet_pod_cidr', 'pod_cidr', 'node_ip')
     with6 = [n for n in nodes if n.get('_net6') is not None]
@@ -232,12 +235,6 @@ def validate_cluster(members: Sequence[Tuple[str, Dict[str, Any]]]) -> List[Dict
         without = [n for n in nodes if n.get('_net6') is None][0]
         _host_fail(without['name'], 'podnet_pod_cidr6', None, 'is not set, but %s has one: in a dual-stack cluster every '
                    'host needs an IPv6 pod range' % with6[0]['name'])
-    seen6 = {}  # type: Dict[Any, Dict[str, Any]]
-    for node in nodes:
-        if node.get('_ip6') is not None:
-            first = seen6.setdefault(node['_ip6'], node)
-            if first is not node:
-                _host_fail(node['name'], 'podnet_node_ip6', node['node_ip6'], 'is also the node IP of %s' % first['name'])
     if with6:
         _no_overlaps(nodes, '_net6', 'podnet_pod_cidr6', 'pod_cidr6')
         _no_node_ip_inside([n for n in nodes if n.get('_ip6') is not None], '_ip6', '_net6', 'podnet_pod_cidr6',
