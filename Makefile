@@ -59,7 +59,7 @@ integration:
 # Parts of the pool above, each on its own.
 # The older controllers requires_ansible admits (meta/runtime.yml), each in a venv of its own under .tmp.
 ansible-versions:
-	@$(STAGE) ansible-versions pytest -ra $(PYTEST_ARGS) tests/integration/versions
+	@PODNET_VERSIONS_ALL=1 $(STAGE) ansible-versions pytest -ra $(PYTEST_ARGS) tests/integration/versions
 
 molecule:
 	@PODNET_MOLECULE_ALL=1 $(STAGE) molecule pytest -ra $(PYTEST_ARGS) tests/integration/molecule

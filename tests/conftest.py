@@ -55,14 +55,14 @@ def uml():
 # (--dist loadfile --no-loadscope-reorder: whole files, handed out in collection order); these start
 # first, longest first, and the short files fill in around them. The numbers only order the files.
 LONG_FILES = {
-    'tests/integration/machines/test_machines_uml.py': 400,
+    'tests/integration/lifecycle/test_uml.py': 345,
+    'tests/integration/machines/test_machines_uml.py': 330,
     'tests/integration/molecule/test_molecule_uml.py': 275,
-    'tests/integration/modes/test_modes.py': 260,
-    'tests/integration/hardening/test_lab_firewall.py': 254,
-    'tests/integration/hardening/test_uml_hardening.py': 250,
-    'tests/integration/lifecycle/test_uml.py': 250,
-    'tests/integration/machines/test_machines.py': 222,
-    'tests/integration/versions/test_ansible_versions.py': 145,
+    'tests/integration/modes/test_modes.py': 230,
+    'tests/integration/hardening/test_lab_firewall.py': 220,
+    'tests/integration/hardening/test_uml_hardening.py': 215,
+    'tests/integration/machines/test_machines.py': 180,
+    'tests/integration/versions/test_ansible_versions.py': 90,
     'tests/integration/molecule/test_molecule.py': 115,
     'tests/integration/lifecycle/test_interrupted.py': 114,
     'tests/integration/lifecycle/test_check_mode.py': 111,

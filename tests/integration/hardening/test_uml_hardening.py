@@ -20,8 +20,7 @@ SCRIPT = textwrap.dedent('''\
     export PATH={repo}/.venv/bin:$PATH ANSIBLE_NOCOLOR=1
     cd {repo}
     INV={inv}
-    trap 'ansible-playbook -i $INV playbooks/lab.yml -e lab_state=absent -e podnet_lab_name=uh >/dev/null 2>&1 || true;
-          ansible-playbook -i inventories/lab-routed playbooks/lab.yml -e lab_state=absent -e podnet_lab_name=ur >/dev/null 2>&1 || true' EXIT
+    # no lab teardown: the labs vanish with the guest (their mounts live in its tmpfs /run)
     n() {{ h=$1; shift; nsenter --net=/run/podnet/$LAB/$h/net --mount=/run/podnet/$LAB/$h/mnt --uts=/run/podnet/$LAB/$h/uts -- "$@"; }}
     echos() {{ n worker2 ip netns exec ns1 awk '/^Icmp:/ {{ if (!h) {{ for (i=1;i<=NF;i++) if ($i=="InEchos") c=i; h=1 }} else print $c }}' /proc/net/snmp; }}
     pl() {{ ansible-playbook "$@" > /run/pl.log || {{ tail -60 /run/pl.log; exit 1; }}; }}
@@ -62,7 +61,6 @@ SCRIPT = textwrap.dedent('''\
     n worker2 iptables-legacy -w -I INPUT 1 -j PODNET-INPUT
     pl -i $INV playbooks/site.yml -e podnet_lab_name=uh -e podnet_state=absent -e podnet_iptables=iptables-legacy
     echo "rules after absent: $(n worker2 iptables-legacy-save -t filter | grep -c PODNET || true)"
-    pl -i $INV playbooks/lab.yml -e podnet_lab_name=uh -e lab_state=absent
     LAB=ur
     pl -i inventories/lab-routed playbooks/lab.yml -e podnet_lab_name=ur
     pl -i inventories/lab-routed playbooks/site.yml -e podnet_lab_name=ur -e mode=crosssubnet \\
