@@ -13,8 +13,9 @@ Normalised dump
     neigh    `ip -j neigh show nud permanent`
     fdb      `bridge -j fdb show`
     netns    the host's named network namespaces (`ip netns list`)
-    sysctl   {net.ipv4.ip_forward: value, net.ipv4.conf.DEV.rp_filter: value, ...}
+    sysctl   {net.ipv4.ip_forward: value, net.ipv4.conf.DEV.rp_filter: value, ..., net.ipv6.conf.all.forwarding}
     iptables {table: `iptables-save` lines of that table} (see iptables())
+    ip6tables the same of `ip6tables-save`
     pods     {netns: {links, addrs, routes, neigh}} for every named namespace of the host
 
 Normalisation, so that two labs (or one lab before and after a change) that hold the same
@@ -52,6 +53,7 @@ VOLATILE = frozenset(('ifindex', 'link_index', 'link_netnsid', 'stats', 'stats64
                       'preferred_life_time', 'tentative', 'optimistic', 'dadfailed'))
 STABLE_MAC_KINDS = ('vxlan', 'ipip')
 IPTABLES = os.environ.get('PODNET_TEST_IPTABLES', 'iptables')
+IP6TABLES = 'ip6' + IPTABLES[2:]  # ip6tables-legacy beside iptables-legacy
 
 
 def _eui64_ll(mac):
@@ -120,6 +122,7 @@ def host_state(host):
     state['netns'] = sorted(host.netns_list())
     state['sysctl'] = sysctls(host)
     state['iptables'] = iptables(host)
+    state['ip6tables'] = iptables(host, IP6TABLES)
     pods = {}
     for ns in state['netns']:
         def ipj(*args, _ns=ns):
@@ -131,17 +134,17 @@ def host_state(host):
 
 
 def sysctls(host):
-    """net.ipv4.ip_forward and every net.ipv4.conf.*.rp_filter of the host."""
-    out = host.run(['sh', '-c', 'cd /proc/sys/net/ipv4 && for f in ip_forward conf/*/rp_filter; do '
-                    'echo "$f $(cat "$f")"; done'], check=True).stdout
-    return dict(('net.ipv4.' + line.split()[0].replace('/', '.'), line.split()[1]) for line in out.splitlines())
+    """net.ipv4.ip_forward, every net.ipv4.conf.*.rp_filter and net.ipv6.conf.all.forwarding of the host."""
+    out = host.run(['sh', '-c', 'cd /proc/sys/net && for f in ipv4/ip_forward ipv4/conf/*/rp_filter ipv6/conf/all/forwarding; do '
+                    '[ -e "$f" ] && echo "$f $(cat "$f")"; done; true'], check=True).stdout
+    return dict(('net.' + line.split()[0].replace('/', '.'), line.split()[1]) for line in out.splitlines())
 
 
-def iptables(host):
-    """`iptables-save`, table by table, in rule order: comments dropped, packet counters zeroed, and a
-    table that holds nothing (only built-in chains, policy ACCEPT, no rule) left out: the kernel
+def iptables(host, command=None):
+    """`iptables-save` (or ``command``-save), table by table, in rule order: comments dropped, packet counters
+    zeroed, and a table that holds nothing (only built-in chains, policy ACCEPT, no rule) left out: the kernel
     keeps an empty table once any rule was written, and it configures nothing."""
-    proc = host.run([IPTABLES + '-save'])
+    proc = host.run([(command or IPTABLES) + '-save'])
     if proc.returncode != 0:
         return {'error': proc.stderr.strip()}
     tables, current = {}, None

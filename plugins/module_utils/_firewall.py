@@ -55,6 +55,7 @@ ARGSPEC = dict(
         table=dict(type='str', default=TABLE, choices=list(TABLES)),
         hook=dict(type='str', required=True, choices=list(HOOKS)),
         rules=dict(type='list', elements='str', default=[]),
+        family=dict(type='int', default=4, choices=[4, 6]),
     )),
     purge=dict(type='bool', default=False),
     iptables=dict(type='str', default='iptables'),
@@ -82,9 +83,13 @@ def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
         table = chain.get('table') or TABLE
         if table not in TABLES:
             raise v.ValidationError('%s.table: %r is not one of %s' % (key, table, ', '.join(TABLES)))
-        if (table, name) in seen:
-            raise v.ValidationError('%s.name: %r is given twice in table %s' % (key, name, table))
-        seen.add((table, name))
+        family = chain.get('family') or 4
+        if family not in (4, 6):
+            raise v.ValidationError('%s.family: %r is neither 4 (iptables) nor 6 (ip6tables)' % (key, family))
+        if (family, table, name) in seen:
+            six = ' (IPv6)' if family == 6 else ''
+            raise v.ValidationError('%s.name: %r is given twice in table %s%s' % (key, name, table, six))
+        seen.add((family, table, name))
         hook = chain.get('hook')
         if hook not in TABLES[table]:
             raise v.ValidationError('%s.hook: %r is not a built-in chain of table %s: one of %s'
@@ -97,14 +102,22 @@ def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:
                                         'as iptables-save prints them after -A CHAIN: "-s 10.0.0.0/8 -j ACCEPT")'
                                         % (key, j, rule))
             rules.append(text)
-        entries.append(dict(kind='chain', table=table, name=name, rules=rules))
-        entries.append(dict(kind='jump', table=table, name='%s -> %s' % (hook, name), chain=hook, target=name))
+        six = {'family': 6} if family == 6 else {}  # IPv4 entries carry no family: 4 is the default
+        entries.append(dict(kind='chain', table=table, name=name, rules=rules, **six))
+        entries.append(dict(kind='jump', table=table, name='%s -> %s' % (hook, name), chain=hook, target=name, **six))
     return entries
 
 
-def _binary(params: Dict[str, Any], suffix: str) -> str:
+def ip6_variant(base: str) -> str:
+    """The ip6tables command of the same backend as the iptables command ``base``: iptables-legacy gives
+    ip6tables-legacy, /usr/sbin/iptables-nft gives /usr/sbin/ip6tables-nft."""
+    head, tail = os.path.split(base)
+    return os.path.join(head, 'ip6' + tail[2:]) if tail.startswith('iptables') else base
+
+
+def _binary(params: Dict[str, Any], suffix: str, family: int = 4) -> str:
     base = params.get('iptables') or 'iptables'
-    name = base + suffix
+    name = (ip6_variant(base) if family == 6 else base) + suffix
     if os.path.isabs(name):
         return name
     for directory in os.environ.get('PATH', '').split(os.pathsep) + list(_SEARCH_PATH):
@@ -115,8 +128,9 @@ def _binary(params: Dict[str, Any], suffix: str) -> str:
                       'iptables-save and iptables-restore)' % name)
 
 
-def parse_save(text: str) -> List[Dict[str, Any]]:
-    """Owned chains and jumps to them, in every table of ``iptables-save`` output that the collection uses."""
+def parse_save(text: str, family: int = 4) -> List[Dict[str, Any]]:
+    """Owned chains and jumps to them, in every table of ``iptables-save`` output (``ip6tables-save`` with
+    ``family=6``) that the collection uses."""
     chains = {}  # type: Dict[Tuple[str, str], List[str]]
     jumps = []  # type: List[Dict[str, Any]]
     table = None  # type: Optional[str]
@@ -143,15 +157,17 @@ def parse_save(text: str) -> List[Dict[str, Any]]:
                 if words[:1] == ['-j'] and len(words) == 2 and words[1].startswith(PREFIX):
                     jumps.append(dict(kind='jump', table=table, name='%s -> %s' % (chain, words[1]), chain=chain,
                                       target=words[1]))
-    return [dict(kind='chain', table=t, name=n, rules=r) for (t, n), r in sorted(chains.items())] + jumps
+    six = {'family': 6} if family == 6 else {}
+    return [dict(kind='chain', table=t, name=n, rules=r, **six) for (t, n), r in sorted(chains.items())] + \
+        [dict(j, **six) for j in jumps]
 
 
 class Firewall(Resource):
     result_key = 'entries'
     compared = ('rules',)
 
-    def _run(self, suffix: str, args: Sequence[str], input_text: Optional[str] = None) -> str:
-        cmd = [_binary(self.params, suffix)] + list(args)
+    def _run(self, suffix: str, args: Sequence[str], input_text: Optional[str] = None, family: int = 4) -> str:
+        cmd = [_binary(self.params, suffix, family)] + list(args)
         with inside_netns(self.params.get('netns')):
             try:
                 proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=60, check=False)
@@ -164,24 +180,32 @@ class Firewall(Resource):
         return proc.stdout
 
     def read(self) -> List[Dict[str, Any]]:
-        # every table in use: one call, and a table never used (nat on a host without masquerade) is not
-        # loaded just to be read
-        return parse_save(self._run('-save', []))
+        # every table in use: one call per family, and a table never used (nat on a host without masquerade) is
+        # not loaded just to be read. ip6tables is read when IPv6 chains are wanted, and otherwise where it is
+        # installed (so that purge removes the IPv6 chains of a dual-stack cluster that went back to IPv4 only).
+        entries = parse_save(self._run('-save', []))
+        try:
+            entries += parse_save(self._run('-save', [], family=6), family=6)
+        except PodnetError:
+            if any(e.get('family') == 6 for e in self.wanted):
+                raise
+        return entries
 
-    def key(self, entry: Dict[str, Any]) -> Tuple[str, str, str]:
-        return (entry.get('table', TABLE), entry['kind'], entry['name'])
+    def key(self, entry: Dict[str, Any]) -> Tuple[int, str, str, str]:
+        return (entry.get('family', 4), entry.get('table', TABLE), entry['kind'], entry['name'])
 
     def owned(self, entry: Dict[str, Any]) -> bool:
         return (entry['target'] if entry['kind'] == 'jump' else entry['name']).startswith(PREFIX)
 
     def describe(self, entry: Dict[str, Any]) -> str:
+        six = 'ip6 ' if entry.get('family') == 6 else ''
         if entry['kind'] == 'jump':
-            return 'jump %s -A %s -j %s' % (entry.get('table', TABLE), entry['chain'], entry['target'])
-        return 'chain %s %s [%s]' % (entry.get('table', TABLE), entry['name'], '; '.join(entry['rules']))
+            return '%sjump %s -A %s -j %s' % (six, entry.get('table', TABLE), entry['chain'], entry['target'])
+        return '%schain %s %s [%s]' % (six, entry.get('table', TABLE), entry['name'], '; '.join(entry['rules']))
 
     def restore_input(self, changes: List[Change]) -> str:
-        """One iptables-restore --noflush transaction for all the changes, table by table, each in a safe
-        order: fill chains, then add jumps to them, then remove jumps, then remove the chains."""
+        """One iptables-restore --noflush transaction for all the changes (of one family), table by table, each
+        in a safe order: fill chains, then add jumps to them, then remove jumps, then remove the chains."""
         tables = {}  # type: Dict[str, Tuple[List[str], List[str], List[str], List[str]]]
         for change in changes:
             entry = change.before if change.op == 'delete' else change.after
@@ -202,7 +226,10 @@ class Firewall(Resource):
         return '\n'.join(lines + [''])
 
     def apply(self, changes: List[Change]) -> None:
-        self._run('-restore', ['-w', '--noflush'], self.restore_input(changes))
+        for family in (4, 6):  # one transaction per family: iptables-restore, then ip6tables-restore
+            mine = [c for c in changes if (c.before if c.op == 'delete' else c.after).get('family', 4) == family]
+            if mine:
+                self._run('-restore', ['-w', '--noflush'], self.restore_input(mine), family=family)
 
     def add(self, entry: Dict[str, Any]) -> None:  # pragma: no cover - apply() writes every change in one transaction
         self.apply([Change('add', after=entry)])

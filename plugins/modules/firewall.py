@@ -27,7 +27,8 @@ description:
     the other modules never run C(ip).)"
   - Rules are compared as C(iptables-save) prints them after C(-A CHAIN); write them that way
     (C(-s 10.57.4.21/32 -p udp -m udp --dport 8472 -j RETURN)). Protocol 4 may be written C(-p 4).
-    A chain whose rules differ is rewritten whole in the same transaction.
+    A chain whose rules differ is rewritten whole in the same transaction (one per family, C(iptables-restore)
+    then C(ip6tables-restore)).
 extends_documentation_fragment:
   - openkube.podnet.common
   - openkube.podnet.common.state
@@ -47,6 +48,15 @@ options:
         type: str
         default: filter
         choices: [filter, nat]
+      family:
+        description:
+          - V(4) for an iptables chain, V(6) for an ip6tables chain (the IPv6 twin of O(iptables), so C(iptables-legacy)
+            gives C(ip6tables-legacy)). A chain of the same name may exist in both families.
+          - The IPv6 tables are read too where C(ip6tables) is installed, so that O(purge) removes the collection's
+            IPv6 chains when none is wanted any more.
+        type: int
+        default: 4
+        choices: [4, 6]
       hook:
         description:
           - The built-in chain of the table whose first rule jumps to this chain. filter has V(INPUT), V(FORWARD)
@@ -97,6 +107,12 @@ EXAMPLES = r'''
           - -s 192.168.10.0/24 -d 192.168.10.0/23 -j RETURN
           - -s 192.168.10.0/24 -d 224.0.0.0/4 -j RETURN
           - -s 192.168.10.0/24 -j MASQUERADE
+      - name: PODNET-FORWARD
+        family: 6
+        hook: FORWARD
+        rules:
+          - -s fd00:10:244:10::/64 -j ACCEPT
+          - -d fd00:10:244:10::/64 -j ACCEPT
     purge: true
 
 - name: Remove the collection's chains

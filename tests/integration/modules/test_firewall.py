@@ -46,6 +46,45 @@ def test_nat_chain_four_runs_beside_foreign_nat_rules_then_purge(netns):
     assert '-A POSTROUTING -s 172.17.0.0/16 -j MASQUERADE' in nat
 
 
+def save6(ns, table='filter'):
+    return [line for line in sh('ip', 'netns', 'exec', ns, 'ip6tables-save', '-t', table).splitlines()
+            if line and not line.startswith('#')]
+
+
+FORWARD6 = dict(name='PODNET-FORWARD', hook='FORWARD', family=6,
+                rules=['-s fd00:10:244:10::/64 -j ACCEPT', '-d fd00:10:244:10::/64 -j ACCEPT'])
+MASQUERADE6 = dict(name='PODNET-POSTROUTING', table='nat', hook='POSTROUTING', family=6, rules=[
+    '-s fd00:10:244:10::/64 -d fd00:10:244::/63 -j RETURN', '-s fd00:10:244:10::/64 -d ff00::/8 -j RETURN',
+    '-s fd00:10:244:10::/64 -j MASQUERADE'])
+
+
+def test_ipv6_chains_four_runs_beside_the_ipv4_twins_then_purge(netns):
+    """IPv6 chains (ip6tables, family 6) of the same names as IPv4 ones, in filter and nat, beside a foreign
+    ip6tables rule and a FORWARD policy DROP; purge without IPv6 chains removes them and leaves the IPv4 ones."""
+    ns = netns()
+    sh('ip', 'netns', 'exec', ns, 'ip6tables', '-P', 'FORWARD', 'DROP')
+    sh('ip', 'netns', 'exec', ns, 'ip6tables', '-A', 'FORWARD', '-s', 'fd99::/64', '-j', 'ACCEPT')
+    args = dict(netns=ns, chains=[CHAINS[0], FORWARD6, MASQUERADE6], purge=True)
+    first_check, applied, _second_check, again = four_runs('firewall', args)
+    assert sorted(first_check['actions']) == sorted(applied['actions']) and len(applied['actions']) == 6, applied['actions']
+    assert sum(a.startswith('add ip6 ') for a in applied['actions']) == 4, applied['actions']
+    filter6 = save6(ns)
+    assert ':FORWARD DROP [0:0]' in filter6
+    assert [line for line in filter6 if line.startswith('-A FORWARD')] == [
+        '-A FORWARD -j PODNET-FORWARD', '-A FORWARD -s fd99::/64 -j ACCEPT'], filter6
+    assert ['-A PODNET-FORWARD ' + r for r in FORWARD6['rules']] == [line for line in filter6 if line.startswith('-A PODNET-')]
+    assert ['-A PODNET-POSTROUTING ' + r for r in MASQUERADE6['rules']] == [
+        line for line in save6(ns, 'nat') if line.startswith('-A PODNET-')]
+    assert ['-A PODNET-FORWARD ' + r for r in CHAINS[0]['rules']] == [line for line in save(ns) if line.startswith('-A PODNET-')]
+    assert len([e for e in again['entries'] if e.get('family') == 6]) == 4
+
+    removed = run_module('firewall', dict(netns=ns, chains=[CHAINS[0]], purge=True))
+    assert removed['changed'] and sorted(removed['actions']) == sorted(
+        a.replace('add ', 'delete ', 1) for a in applied['actions'] if a.startswith('add ip6 ')), removed['actions']
+    assert not [line for line in save6(ns) + save6(ns, 'nat') if 'PODNET' in line]
+    assert '-A FORWARD -s fd99::/64 -j ACCEPT' in save6(ns) and '-A FORWARD -j PODNET-FORWARD' in save(ns)
+
+
 def test_four_runs_keep_foreign_rules_and_policy_then_purge(netns):
     ns = netns()
     root_before = sh('iptables-save')
