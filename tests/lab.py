@@ -269,3 +269,13 @@ def recap(output):
         host, counts = line.split(':', 1)
         result[host.strip()] = dict((k, int(v)) for k, v in (item.split('=') for item in counts.split()))
     return result
+
+
+def matrix_lines(proc):
+    """The verify role's matrix as printed by its 'Show the matrix' task: the title and rows of each matrix (IPv4,
+    then the IPv6 pods' in a dual-stack cluster), and the line naming the hosts not verified."""
+    out = proc.stdout
+    start = out.index('"mode ')
+    block = out[start:].split(']', 1)[0]
+    return [line.strip().strip('",') for line in block.splitlines()
+            if '|' in line or '"mode ' in line or 'not verified' in line]

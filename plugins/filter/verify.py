@@ -49,13 +49,15 @@ def expected_encap(plan, dst):
     return MODE_ENCAP.get(plan['mode']) or plan.get('encap')
 
 
-def _cell(src, dst, src_vars, dst_vars):
+def _cell(src, dst, src_vars, dst_vars, key='ip'):
+    """One cell of the matrix: did src's first pod's ping to dst's first pod get answers (at the pod address ``key``:
+    ip, or ip6 for the IPv6 matrix), and how did the pings travel on dst's underlay."""
     plan = src_vars['__podnet_verify_plan']
-    src_ip = plan['pods'][0]['ip']
-    dst_ip = dst_vars['__podnet_verify_plan']['pods'][0]['ip']
+    src_ip = plan['pods'][0][key]
+    dst_ip = dst_vars['__podnet_verify_plan']['pods'][0][key]
     answered = False
     for loop_result in (src_vars.get('__podnet_pings') or {}).get('results', []):
-        if loop_result.get('item', {}).get('ip') != src_ip:
+        if loop_result.get('item', {}).get(key) != src_ip:  # the loop's item is the pod
             continue
         for r in loop_result.get('results', []):
             if r['target'] == dst_ip and r['received'] > 0:
@@ -75,6 +77,8 @@ def _cell(src, dst, src_vars, dst_vars):
                             % (vnis, ports, plan['vxlan_vni'], plan['vxlan_port']))
     elif len(encap) == 1 and encap[0] in ENCAPS:
         text = ENCAPS[encap[0]].wire
+    if key == 'ip6' and seen:  # the IPv6 matrix says which underlay family carried the IPv6 pods
+        text += ' over %s' % '/'.join(sorted(set('IPv6' if ':' in p['outer_src'] else 'IPv4' for p in seen)))
     if not answered:
         problems.append('no reply from %s (%s) to %s (%s)' % (dst, dst_ip, src, src_ip))
     if encap != [want]:
@@ -89,15 +93,19 @@ def _has_pods(hostvars, host):
 
 
 def verify_targets(hosts, hostvars, me):
-    """The address of the first own pod of every other host that has one: what this host's pods ping.
-    A host with ``podnet_pods: []`` (its pods made by a container runtime) is neither source nor target."""
-    return [hostvars[h]['__podnet_verify_plan']['pods'][0]['ip'] for h in hosts if h != me and _has_pods(hostvars, h)]
+    """The address of the first own pod of every other host that has one (both addresses of a dual-stack pod): what
+    this host's pods ping. A host with ``podnet_pods: []`` (its pods made by a container runtime) is neither source
+    nor target."""
+    targets = []
+    for h in hosts:
+        if h != me and _has_pods(hostvars, h):
+            pod = hostvars[h]['__podnet_verify_plan']['pods'][0]
+            targets += [pod[key] for key in ('ip', 'ip6') if pod.get(key)]
+    return targets
 
 
-def verify_matrix(hosts, hostvars):
-    planned = [h for h in hosts if '__podnet_verify_plan' in hostvars[h]]
-    hosts = [h for h in planned if _has_pods(hostvars, h)]
-    podless = [h for h in planned if h not in hosts]
+def _table(hosts, hostvars, key, title):
+    """The lines of one matrix (a row per source, a column per destination) and its failures."""
     rows, failures = [], []
     for src in hosts:
         row = {}
@@ -105,19 +113,34 @@ def verify_matrix(hosts, hostvars):
             if src == dst:
                 row[dst] = '-'
                 continue
-            cell, problems = _cell(src, dst, hostvars[src], hostvars[dst])
+            cell, problems = _cell(src, dst, hostvars[src], hostvars[dst], key)
             row[dst] = cell
-            failures.extend('%s -> %s: %s' % (src, dst, p) for p in problems)
+            failures.extend('%s -> %s%s: %s' % (src, dst, ' (IPv6)' if key == 'ip6' else '', p) for p in problems)
         rows.append((src, row))
     width = max([len(h) for h in hosts] + [len(c) for _s, r in rows for c in r.values()] + [10])
-    mode = hostvars[hosts[0]]['__podnet_verify_plan']['mode'] if hosts else '?'
-    lines = ['mode %s: source (rows) -> destination (columns)' % mode,
-             ' | '.join(['src \\ dst'.ljust(width)] + [h.ljust(width) for h in hosts])]
+    lines = [title, ' | '.join(['src \\ dst'.ljust(width)] + [h.ljust(width) for h in hosts])]
     for src, row in rows:
         lines.append(' | '.join([src.ljust(width)] + [row[d].ljust(width) for d in hosts]))
+    return lines, failures, dict(rows)
+
+
+def verify_matrix(hosts, hostvars):
+    planned = [h for h in hosts if '__podnet_verify_plan' in hostvars[h]]
+    hosts = [h for h in planned if _has_pods(hostvars, h)]
+    podless = [h for h in planned if h not in hosts]
+    mode = hostvars[hosts[0]]['__podnet_verify_plan']['mode'] if hosts else '?'
+    lines, failures, matrix = _table(hosts, hostvars, 'ip', 'mode %s: source (rows) -> destination (columns)' % mode)
+    result = dict(lines=lines, failures=failures, matrix=matrix, mode=mode)
+    # dual-stack: a second matrix for the pods' IPv6 addresses, with the underlay family that carried them
+    if any(hostvars[h]['__podnet_verify_plan']['pods'][0].get('ip6') for h in hosts):
+        lines6, failures6, matrix6 = _table(hosts, hostvars, 'ip6', 'mode %s, IPv6 pods: source (rows) -> '
+                                            'destination (columns)' % mode)
+        lines.extend(lines6)
+        failures.extend(failures6)
+        result['matrix6'] = matrix6
     if podless:
         lines.append('not verified (no pods of the collection\'s own, podnet_pods: []): %s' % ', '.join(podless))
-    return dict(lines=lines, failures=failures, matrix=dict(rows), mode=mode)
+    return result
 
 
 class FilterModule(object):

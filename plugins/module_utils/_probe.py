@@ -17,8 +17,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 IP_MTU_DISCOVER = 10
 IP_PMTUDISC_DO = 2
+IPV6_MTU_DISCOVER = 23
+IPV6_PMTUDISC_DO = 2
 ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
 ETH_P_ALL = 0x0003
+ICMP6 = 58  # IPv6 next header of ICMPv6
 
 
 def _checksum(data: bytes) -> int:
@@ -32,18 +36,26 @@ def _checksum(data: bytes) -> int:
 
 def ping(target: str, count: int = 3, timeout: float = 1.0, size: int = 56, dont_fragment: bool = False,
          ident: Optional[int] = None) -> Dict[str, Any]:
-    """Send ``count`` echo requests of ``size`` payload bytes; return a result dict:
-    sent, received, error (e.g. 'Message too long'), rtt_ms (list)."""
+    """Send ``count`` echo requests of ``size`` payload bytes to an IPv4 or IPv6 ``target`` (ICMP or ICMPv6 echo);
+    return a result dict: sent, received, error (e.g. 'Message too long'), rtt_ms (list)."""
     ident = (ident if ident is not None else os.getpid()) & 0xffff
     result: Dict[str, Any] = dict(target=target, sent=0, received=0, error=None, rtt_ms=[], size=size, dont_fragment=dont_fragment)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    six = ':' in target
+    # ICMPv6: the kernel fills the checksum of a raw ICMPv6 socket, and hands back the ICMPv6 message without
+    # the IPv6 header; ICMP (IPv4): ours to compute, and the reply comes with its IPv4 header
+    request, reply = (128, 129) if six else (8, 0)
+    sock = socket.socket(socket.AF_INET6 if six else socket.AF_INET, socket.SOCK_RAW,
+                         socket.IPPROTO_ICMPV6 if six else socket.IPPROTO_ICMP)
     try:
         if dont_fragment:
-            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+            if six:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
         for seq in range(1, count + 1):
             payload = struct.pack('!d', time.time()) + b'\x42' * max(0, size - 8)
-            header = struct.pack('!BBHHH', 8, 0, 0, ident, seq)
-            packet = struct.pack('!BBHHH', 8, 0, _checksum(header + payload), ident, seq) + payload
+            header = struct.pack('!BBHHH', request, 0, 0, ident, seq)
+            packet = struct.pack('!BBHHH', request, 0, 0 if six else _checksum(header + payload), ident, seq) + payload
             start = time.time()
             try:
                 sock.sendto(packet, (target, 0))
@@ -59,9 +71,11 @@ def ping(target: str, count: int = 3, timeout: float = 1.0, size: int = 56, dont
                 if left <= 0 or not select.select([sock], [], [], left)[0]:
                     break
                 data, addr = sock.recvfrom(65535)
-                ihl = (data[0] & 0x0f) * 4
+                ihl = 0 if six else (data[0] & 0x0f) * 4
+                if len(data) < ihl + 8:
+                    continue
                 icmp_type, _code, _sum, rid, rseq = struct.unpack('!BBHHH', data[ihl:ihl + 8])
-                if icmp_type == 0 and rid == ident and rseq == seq and addr[0] == target:
+                if icmp_type == reply and rid == ident and rseq == seq and _same_address(addr[0], target):
                     result['received'] += 1
                     result['rtt_ms'].append(round((time.time() - start) * 1000, 3))
                     break
@@ -70,23 +84,43 @@ def ping(target: str, count: int = 3, timeout: float = 1.0, size: int = 56, dont
     return result
 
 
+def _same_address(got: str, target: str) -> bool:
+    """Whether the reply's source ``got`` is ``target`` (IPv6 addresses compared in binary: one may be written shorter)."""
+    got = got.split('%', 1)[0]
+    if ':' not in target:
+        return got == target
+    return socket.inet_pton(socket.AF_INET6, got) == socket.inet_pton(socket.AF_INET6, target)
+
+
+def _ip_header(packet: bytes, ethertype: int) -> Optional[Tuple[int, int, str, str]]:
+    """(header length, protocol, source, destination) of an IPv4 or IPv6 packet (IPv6: the fixed header's next
+    header, no extension headers), or None."""
+    if ethertype == ETH_P_IP and len(packet) >= 20:
+        return (packet[0] & 0x0f) * 4, packet[9], socket.inet_ntoa(packet[12:16]), socket.inet_ntoa(packet[16:20])
+    if ethertype == ETH_P_IPV6 and len(packet) >= 40:
+        return (40, packet[6], socket.inet_ntop(socket.AF_INET6, packet[8:24]),
+                socket.inet_ntop(socket.AF_INET6, packet[24:40]))
+    return None
+
+
 def classify(frame: bytes, vxlan_port: int) -> Optional[Dict[str, Any]]:
     """Classify one Ethernet frame seen on the underlay: returns a dict or None.
 
-    encap is 'ipip' (IP protocol 4), 'vxlan' (UDP to vxlan_port; vni read from
-    the VXLAN header) or 'none' (plain IP); inner_src/inner_dst are the
-    addresses of the innermost IPv4 header carrying ICMP."""
-    if len(frame) < 34 or struct.unpack('!H', frame[12:14])[0] != ETH_P_IP:
+    encap is 'ipip' (IP protocol 4), 'vxlan' (UDP to vxlan_port; vni read from the VXLAN header) or 'none' (plain
+    IP); inner_src/inner_dst are the addresses of the innermost IPv4 or IPv6 header carrying ICMP or ICMPv6, and
+    family is that header's (4 or 6). The outer header is IPv4 or IPv6 (an IPv6 underlay)."""
+    if len(frame) < 34:
+        return None
+    outer = _ip_header(frame[14:], struct.unpack('!H', frame[12:14])[0])
+    if outer is None:
         return None
     ip = frame[14:]
-    ihl = (ip[0] & 0x0f) * 4
-    proto = ip[9]
-    outer_src, outer_dst = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
+    ihl, proto, outer_src, outer_dst = outer
     info = dict(outer_src=outer_src, outer_dst=outer_dst, proto=proto, vni=None, port=None)
     inner = None
     if proto == 4:
         info['encap'] = 'ipip'
-        inner = ip[ihl:]
+        inner = _ip_header(ip[ihl:], ETH_P_IP)
     elif proto == 17 and len(ip) >= ihl + 8 + 8 + 14 + 20:
         dport = struct.unpack('!H', ip[ihl + 2:ihl + 4])[0]
         if dport != vxlan_port:
@@ -94,17 +128,15 @@ def classify(frame: bytes, vxlan_port: int) -> Optional[Dict[str, Any]]:
         vx = ip[ihl + 8:ihl + 16]
         info.update(encap='vxlan', port=dport, vni=struct.unpack('!I', vx[4:8])[0] >> 8)
         eth = ip[ihl + 16:]
-        if struct.unpack('!H', eth[12:14])[0] != ETH_P_IP:
-            return None
-        inner = eth[14:]
-    elif proto == 1:
+        inner = _ip_header(eth[14:], struct.unpack('!H', eth[12:14])[0])
+    elif proto in (1, ICMP6):
         info['encap'] = 'none'
-        inner = ip
+        inner = outer
     else:
         return None
-    if len(inner) < 20 or inner[9] != 1:
+    if inner is None or inner[1] not in (1, ICMP6):
         return None
-    info.update(inner_src=socket.inet_ntoa(inner[12:16]), inner_dst=socket.inet_ntoa(inner[16:20]))
+    info.update(inner_src=inner[2], inner_dst=inner[3], family=6 if inner[1] == ICMP6 else 4)
     return info
 
 

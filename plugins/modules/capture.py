@@ -10,8 +10,9 @@ module: capture
 short_description: Capture ICMP traffic arriving on an underlay device and classify its encapsulation
 version_added: 0.1.0
 description:
-  - Listens on O(dev) with a raw packet socket and records every incoming ICMP packet, bare or inside
-    IP-in-IP (IP protocol 4) or VXLAN (UDP to O(vxlan_port), with its VNI), with outer and inner addresses.
+  - Listens on O(dev) with a raw packet socket and records every incoming ICMP or ICMPv6 packet, bare or inside
+    IP-in-IP (IP protocol 4) or VXLAN (UDP to O(vxlan_port), with its VNI), with outer and inner addresses and the
+    inner packet's family; the outer header is IPv4 or IPv6.
   - Runs until O(seconds) pass or O(stop_file) exists; meant to run asynchronously (C(async), C(poll=0))
     while other hosts send pings, as the role C(openkube.podnet.verify) does. Changes nothing.
 options:
@@ -63,7 +64,7 @@ packets:
   type: list
   elements: dict
   sample: [{outer_src: 10.57.4.20, outer_dst: 10.57.4.21, encap: vxlan, port: 8472, vni: 1,
-            inner_src: 192.168.10.10, inner_dst: 192.168.11.10, proto: 17, packets: 3}]
+            inner_src: 192.168.10.10, inner_dst: 192.168.11.10, family: 4, proto: 17, packets: 3}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -10,7 +10,7 @@ module: pod_ping
 short_description: Ping a list of addresses from inside a network namespace (ICMP echo, raw socket)
 version_added: 0.1.0
 description:
-  - Sends ICMP echo requests from inside the named namespace to every target, in parallel, and reports
+  - Sends ICMP echo requests (ICMPv6 to IPv6 targets) from inside the named namespace to every target, in parallel, and reports
     per target how many were answered. Needs no ping binary. Changes nothing.
   - With O(dont_fragment) and O(size), it checks the path MTU; a packet larger than the route
     MTU is refused locally with V(Message too long).
@@ -19,7 +19,7 @@ options:
     description: Namespace to ping from (C(/run/netns/NAME)); omit for the target's own.
     type: str
   targets:
-    description: IPv4 addresses to ping.
+    description: IPv4 and IPv6 addresses to ping.
     type: list
     elements: str
     required: true
@@ -32,11 +32,11 @@ options:
     type: float
     default: 1.0
   size:
-    description: ICMP payload bytes (the IP packet is 28 bytes larger).
+    description: ICMP payload bytes (the IPv4 packet is 28 bytes larger, the IPv6 one 48).
     type: int
     default: 56
   dont_fragment:
-    description: Set DF (path MTU discovery "do").
+    description: Set DF (path MTU discovery "do"; for IPv6, which routers never fragment, no local fragmentation).
     type: bool
     default: false
   fail_on_loss:
@@ -100,7 +100,7 @@ def main():
     ), supports_check_mode=True)
     p = module.params
     try:
-        targets = [str(v.ip_address('targets[%d]' % i, t, 4)) for i, t in enumerate(p['targets'])]
+        targets = [str(v.ip_address('targets[%d]' % i, t)) for i, t in enumerate(p['targets'])]
         if p['netns']:
             enter_netns(v.nsname('netns', p['netns']))
     except (v.ValidationError, OSError) as exc:

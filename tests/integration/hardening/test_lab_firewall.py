@@ -8,16 +8,10 @@ from __future__ import annotations
 import os
 
 from hardening_kit import HERE
-from lab import built_lab, recap
+from lab import built_lab, matrix_lines, recap
 
 WORKERS = ('worker2', 'worker3')
 POD = {'worker2': '192.168.10.10', 'worker3': '192.168.11.10'}
-
-
-def matrix_lines(proc):
-    out = proc.stdout
-    start = out.index('"mode ')
-    return [line.strip().strip('",') for line in out[start:].splitlines()[:8] if '|' in line or 'mode ' in line]
 
 
 def pod_pings_ok(lab):

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from lab import REPO, built_lab, recap
+from lab import REPO, built_lab, matrix_lines, recap
 from dumps import assert_same, dump  # the one normalised dump of every suite (tests/dumps.py)
 
 MODES_HERE = ('host-gw', 'vxlan')  # this machine's kernel has no ipip: see the module docstring
@@ -22,12 +22,6 @@ PROTO = '57'
 
 def changed(proc):
     return dict((h, c['changed']) for h, c in recap(proc.stdout).items())
-
-
-def matrix_lines(proc):
-    out = proc.stdout
-    start = out.index('"mode ')
-    return [line.strip().strip('",') for line in out[start:].splitlines()[:6] if '|' in line or 'mode ' in line]
 
 
 @pytest.fixture(scope='module')

@@ -53,3 +53,44 @@ def test_a_host_without_own_pods_is_neither_source_nor_target():
     result = verify_matrix(hosts, hv)
     assert set(result['matrix']) == {'worker2', 'worker3'}
     assert result['lines'][-1] == "not verified (no pods of the collection's own, podnet_pods: []): worker4"
+
+
+def _dual(mode, encap, outer6):
+    """Two dual-stack hosts that pinged each other in both families; each capture saw the peer's pings."""
+    pods = {'worker2': ('192.168.10.10', 'fd00:10:244:10::a'), 'worker3': ('192.168.11.10', 'fd00:10:244:11::a')}
+    nodes = {'worker2': ('10.57.4.20', 'fd57:4::20'), 'worker3': ('10.57.4.21', 'fd57:4::21')}
+    hv = {}
+    for me, (ip, ip6) in pods.items():
+        peer = [h for h in pods if h != me][0]
+        packets = []
+        for family, (src, dst) in ((4, (pods[peer][0], ip)), (6, (pods[peer][1], ip6))):
+            outer = nodes[peer][1] if family == 6 and outer6 else nodes[peer][0]
+            packets.append(dict(encap=encap, outer_src=outer, inner_src=src, inner_dst=dst, family=family,
+                                vni=1 if encap == 'vxlan' else None, port=8472 if encap == 'vxlan' else None))
+        pings = [dict(target=t, received=2) for t in pods[peer]]
+        hv[me] = {'__podnet_verify_plan': {'mode': mode, 'vxlan_vni': 1, 'vxlan_port': 8472,
+                                           'pods': [{'ip': ip, 'ip6': ip6}], 'peers': []},
+                  '__podnet_pings': {'results': [{'item': {'ip': ip, 'ip6': ip6}, 'results': pings}]},
+                  '__podnet_capture': {'packets': packets}}
+    return hv
+
+
+def test_dual_stack_pods_are_pinged_and_shown_in_both_families():
+    hv = _dual('host-gw', 'none', outer6=True)
+    assert verify_targets(['worker2', 'worker3'], hv, 'worker2') == ['192.168.11.10', 'fd00:10:244:11::a']
+    result = verify_matrix(['worker2', 'worker3'], hv)
+    assert result['failures'] == [], result['failures']
+    assert result['matrix']['worker2']['worker3'] == 'ok plain IP'
+    assert result['matrix6']['worker2']['worker3'] == 'ok plain IP over IPv6'
+    assert result['lines'][4] == 'mode host-gw, IPv6 pods: source (rows) -> destination (columns)', result['lines']
+    vx = verify_matrix(['worker2', 'worker3'], _dual('vxlan', 'vxlan', outer6=False))
+    assert vx['matrix6']['worker3']['worker2'] == 'ok vxlan vni 1 udp 8472 over IPv4' and not vx['failures']
+
+
+def test_an_unanswered_ipv6_ping_fails_only_its_cell():
+    hv = _dual('vxlan', 'vxlan', outer6=False)
+    hv['worker2']['__podnet_pings']['results'][0]['results'][1]['received'] = 0
+    result = verify_matrix(['worker2', 'worker3'], hv)
+    assert result['failures'] == ['worker2 -> worker3 (IPv6): no reply from worker3 (fd00:10:244:11::a) to worker2 '
+                                  '(fd00:10:244:10::a)'], result['failures']
+    assert result['matrix']['worker2']['worker3'].startswith('ok ')
