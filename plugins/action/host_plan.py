@@ -73,18 +73,24 @@ class ActionModule(ActionBase):
             if not mine:
                 raise _plan.PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range '
                                       'to plan' % host)
-            node_ip = mine[0].get('podnet_node_ip')
+            node_ip, node_ip6 = mine[0].get('podnet_node_ip'), mine[0].get('podnet_node_ip6')
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
-        peers = [(name, hv.get('podnet_node_ip')) for name, hv in members if name != host]
+        peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host]
+        if node_ip6:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
+            peers += [(name, 'podnet_node_ip6', hv['podnet_node_ip6']) for name, hv in members
+                      if name != host and hv.get('podnet_node_ip6')]
         # node_facts names the variables people set in its messages, not its own options
-        module_args = dict(node_ip=node_ip, peers=[ip for _name, ip in peers],
+        module_args = dict(node_ip=node_ip, peers=[ip for _name, _var, ip in peers],
                            names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev',
-                                      peers=['%s: podnet_node_ip' % name for name, _ip in peers]),
+                                      peers=['%s: %s' % (name, var) for name, var, _ip in peers]),
                            # the pods the last converge made, which the plan removes when they are no longer wanted
                            record=_plan.record_path(settings))
         if args['dev']:
             module_args['dev'] = args['dev']
+        if node_ip6:
+            module_args['node_ip6'] = node_ip6
+            module_args['names']['node_ip6'] = 'podnet_node_ip6'
         facts = self._execute_module(module_name=NODE_FACTS, module_args=module_args, task_vars=task_vars)
         for key in ('warnings', 'deprecations'):
             if facts.get(key):

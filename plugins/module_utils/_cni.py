@@ -10,7 +10,8 @@ removed; ``state=present`` fails and names what is there.
 
 ``conflist()`` builds the configuration the collection writes: the CNI ``bridge`` plugin on the host's pod
 bridge (the gateway on it, no masquerade of its own, hairpin, the pod MTU), ``host-local`` IPAM over the
-parts of the host's pod range the collection does not use, and ``portmap``.
+parts of the host's pod range the collection does not use (and of its IPv6 pod range too, in a dual-stack
+cluster: one address of each family per pod), and ``portmap``.
 """
 
 from __future__ import annotations
@@ -39,28 +40,33 @@ ARGSPEC = dict(
 
 
 def free_ranges(pod_cidr: str, used: Sequence[str]) -> List[Dict[str, str]]:
-    """host-local ranges over ``pod_cidr`` without the addresses in ``used`` (and without the network and
-    broadcast addresses, which host-local never hands out): one range per run of free addresses."""
+    """host-local ranges over ``pod_cidr`` without the addresses in ``used`` (and without the first and last
+    addresses, the network and broadcast ones in IPv4): one range per run of free addresses. Computed from the
+    used addresses only (a /64 has 2**64 addresses)."""
     net = ipaddress.ip_network(pod_cidr)
-    taken = set(int(ipaddress.ip_address(a)) for a in used)
     first, last = int(net.network_address) + 1, int(net.broadcast_address) - 1
-    ranges, start = [], None
-    for value in range(first, last + 2):
-        free = value <= last and value not in taken
-        if free and start is None:
-            start = value
-        elif not free and start is not None:
+    ranges, start = [], first
+    for value in sorted(set(int(ipaddress.ip_address(a)) for a in used)) + [last + 1]:
+        if value < start or value > last + 1:
+            continue
+        if value > start:
             ranges.append(dict(subnet=str(net), rangeStart=str(ipaddress.ip_address(start)),
                                rangeEnd=str(ipaddress.ip_address(value - 1))))
-            start = None
+        start = value + 1
     return ranges
 
 
-def conflist(name: str, bridge: str, pod_cidr: str, gateway: str, mtu: int, used: Sequence[str]) -> Dict[str, Any]:
+def conflist(name: str, bridge: str, pod_cidr: str, gateway: str, mtu: int, used: Sequence[str],
+             pod_cidr6: Optional[str] = None, gateway6: Optional[str] = None, used6: Sequence[str] = ()) -> Dict[str, Any]:
     """The configuration list for the host's pod range on ``bridge``; ``used``: the addresses of the range
-    the collection holds (VTEP, gateway, its own pods), which host-local never hands out."""
-    ipam = dict(type='host-local', ranges=[[dict(r, gateway=gateway) for r in free_ranges(pod_cidr, used)]],
-                routes=[dict(dst='0.0.0.0/0')])
+    the collection holds (VTEP, gateway, its own pods), which host-local never hands out. With ``pod_cidr6``
+    (dual-stack), a second range set over the IPv6 pod range (``used6`` likewise) and an IPv6 default route."""
+    range_sets = [[dict(r, gateway=gateway) for r in free_ranges(pod_cidr, used)]]
+    routes = [dict(dst='0.0.0.0/0')]
+    if pod_cidr6:
+        range_sets.append([dict(r, gateway=gateway6) for r in free_ranges(pod_cidr6, used6)])
+        routes.append(dict(dst='::/0'))
+    ipam = dict(type='host-local', ranges=range_sets, routes=routes)
     return {
         'cniVersion': CNI_VERSION,
         'name': name,

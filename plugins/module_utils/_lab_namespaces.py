@@ -53,6 +53,8 @@ NS_KINDS = ('net', 'mnt', 'uts')
 SWITCH = '_switch'
 ROUTER = '_router'
 AF_INET = 2
+AF_INET6 = 10
+IFA_F_NODAD = 0x02  # an IPv6 address usable at once, without duplicate address detection
 
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
 _SEGMENT_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,10}$')
@@ -62,6 +64,7 @@ ARGSPEC = dict(
     hosts=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         node_ip=dict(type='str', required=True),
+        node_ip6=dict(type='str'),
         segment=dict(type='str'),
     )),
     segments=dict(type='raw', default=[]),
@@ -121,11 +124,13 @@ exit 0
 
 # ---------------------------------------------------------------- topology
 class Segment(object):
-    def __init__(self, name, cidr, gateway=None, mtu=1500):
+    def __init__(self, name, cidr, gateway=None, mtu=1500, cidr6=None, gateway6=None):
         self.name = name
         self.cidr = cidr
         self.gateway = gateway
         self.mtu = mtu
+        self.cidr6 = cidr6  # the segment's IPv6 network (None: IPv4 only)
+        self.gateway6 = gateway6
 
     @property
     def bridge(self):
@@ -139,15 +144,22 @@ class Segment(object):
     def router_if(self):
         return 'eth-' + self.name
 
+    @property
+    def router_addresses(self):
+        """The router's addresses on this segment: the gateway of each family."""
+        return ['%s/%d' % (gw, net.prefixlen) for gw, net in ((self.gateway, self.cidr), (self.gateway6, self.cidr6)) if gw]
+
     def as_dict(self):
         return dict(name=self.name, cidr=str(self.cidr), mtu=self.mtu,
-                    gateway=str(self.gateway) if self.gateway else None)
+                    gateway=str(self.gateway) if self.gateway else None,
+                    cidr6=str(self.cidr6) if self.cidr6 else None, gateway6=str(self.gateway6) if self.gateway6 else None)
 
 
 class Host(object):
-    def __init__(self, name, node_ip, segment):
+    def __init__(self, name, node_ip, segment, node_ip6=None):
         self.name = name
         self.node_ip = node_ip
+        self.node_ip6 = node_ip6
         self.segment = segment
 
     @property
@@ -161,9 +173,15 @@ class Host(object):
     def address(self):
         return '%s/%d' % (self.node_ip, self.segment.cidr.prefixlen)
 
+    @property
+    def address6(self):
+        return '%s/%d' % (self.node_ip6, self.segment.cidr6.prefixlen) if self.node_ip6 else None
+
     def as_dict(self, lab_dir):
         return dict(name=self.name, node_ip=str(self.node_ip), segment=self.segment.name,
                     address=self.address, gateway=str(self.segment.gateway) if self.segment.gateway else None,
+                    node_ip6=str(self.node_ip6) if self.node_ip6 else None, address6=self.address6,
+                    gateway6=str(self.segment.gateway6) if self.segment.gateway6 else None,
                     net=os.path.join(lab_dir, self.name, 'net'), mnt=os.path.join(lab_dir, self.name, 'mnt'),
                     uts=os.path.join(lab_dir, self.name, 'uts'))
 
@@ -206,9 +224,10 @@ def topology_from_params(params):
     segments = {}
     for i, item in enumerate(_segment_items(params.get('segments'))):
         where = 'segments[%d]' % i
-        unknown = set(item) - set(['name', 'cidr', 'gateway', 'mtu'])
+        unknown = set(item) - set(['name', 'cidr', 'gateway', 'mtu', 'cidr6', 'gateway6'])
         if unknown:
-            raise ValidationError('%s: unknown keys %s (allowed: name, cidr, gateway, mtu)' % (where, ', '.join(sorted(unknown))))
+            raise ValidationError('%s: unknown keys %s (allowed: name, cidr, gateway, mtu, cidr6, gateway6)'
+                                  % (where, ', '.join(sorted(unknown))))
         sname = item.get('name')
         if not isinstance(sname, str) or not _SEGMENT_RE.match(sname):
             raise ValidationError('%s.name: %r is not a valid segment name (1-11 letters, digits, "_" or "-")' % (where, sname))
@@ -223,10 +242,22 @@ def topology_from_params(params):
         if gateway is not None and (gateway not in cidr or gateway in (cidr.network_address, cidr.broadcast_address)):
             raise ValidationError('%s.gateway: %r is not a host address of %s' % (where, item['gateway'], cidr))
         mtu = v.mtu('%s.mtu' % where, item.get('mtu') if item.get('mtu') is not None else 1500)
+        cidr6 = v.optional(v.ip_network, '%s.cidr6' % where, item.get('cidr6'), 6)
+        if cidr6 is not None and cidr6.prefixlen > 126:
+            raise ValidationError('%s.cidr6: %r is too small for hosts (at most /126)' % (where, item['cidr6']))
+        gateway6 = v.optional(v.ip_address, '%s.gateway6' % where, item.get('gateway6'), 6)
+        if gateway6 is not None and (cidr6 is None or gateway6 not in cidr6 or gateway6 == cidr6.network_address):
+            raise ValidationError('%s.gateway6: %r is not a host address of the segment\'s cidr6 (%s)'
+                                  % (where, item['gateway6'], cidr6 or 'not set'))
+        if (gateway is None) != (gateway6 is None) and cidr6 is not None:
+            raise ValidationError('%s: a segment with cidr6 has a gateway in both families or in none (gateway %s, '
+                                  'gateway6 %s)' % (where, gateway, gateway6))
         for other in segments.values():
             if other.cidr.overlaps(cidr):
                 raise ValidationError('%s.cidr: %s overlaps segment %r (%s)' % (where, cidr, other.name, other.cidr))
-        segments[sname] = Segment(sname, cidr, gateway, mtu)
+            if cidr6 is not None and other.cidr6 is not None and other.cidr6.overlaps(cidr6):
+                raise ValidationError('%s.cidr6: %s overlaps segment %r (%s)' % (where, cidr6, other.name, other.cidr6))
+        segments[sname] = Segment(sname, cidr, gateway, mtu, cidr6, gateway6)
     hosts = []
     seen_names, seen_ips = set(), {}
     for i, item in enumerate(params.get('hosts') or []):
@@ -259,7 +290,18 @@ def topology_from_params(params):
                                   % (where, hname, node_ip, segment.name, segment.cidr))
         if node_ip == segment.gateway:
             raise ValidationError('%s.node_ip (%s): %s is the gateway of segment %r' % (where, hname, node_ip, segment.name))
-        hosts.append(Host(hname, node_ip, segment))
+        node_ip6 = v.optional(v.ip_address, '%s.node_ip6 (%s)' % (where, hname), item.get('node_ip6'), 6)
+        if node_ip6 is not None:
+            if segment.cidr6 is None:
+                raise ValidationError('%s.node_ip6 (%s): %s needs an IPv6 network on segment %r (its cidr6)'
+                                      % (where, hname, node_ip6, segment.name))
+            if node_ip6 not in segment.cidr6 or node_ip6 in (segment.cidr6.network_address, segment.gateway6):
+                raise ValidationError('%s.node_ip6 (%s): %s is not a host address of segment %r (%s)'
+                                      % (where, hname, node_ip6, segment.name, segment.cidr6))
+            if node_ip6 in seen_ips:
+                raise ValidationError('%s.node_ip6 (%s): %s is also the node IP of %s' % (where, hname, node_ip6, seen_ips[node_ip6]))
+            seen_ips[node_ip6] = hname
+        hosts.append(Host(hname, node_ip, segment, node_ip6))
     if hosts and not segments:
         raise ValidationError('segments: at least one segment is needed for the hosts')
     return Topology(name, segments, hosts)
@@ -357,14 +399,21 @@ def _links(ipr):
 
 
 def _addresses(ipr, index):
-    return set('%s/%d' % (m.get_attr('IFA_ADDRESS'), m['prefixlen'])
-               for m in ipr.get_addr(family=AF_INET, index=index))
+    """The interface's IPv4 and global IPv6 addresses (the kernel's own link-local fe80::/64 ones are not the lab's)."""
+    found = set()
+    for family in (AF_INET, AF_INET6):
+        for m in ipr.get_addr(family=family, index=index):
+            addr = m.get_attr('IFA_ADDRESS')
+            if family == AF_INET6 and addr.lower().startswith('fe80:'):
+                continue
+            found.add('%s/%d' % (addr, m['prefixlen']))
+    return found
 
 
-def _default_routes(ipr):
+def _default_routes(ipr, family=AF_INET):
     out = []
-    for m in ipr.route('dump', family=AF_INET):
-        if m['dst_len'] == 0 and m.get_attr('RTA_TABLE') == 254 and m['type'] == 1:
+    for m in ipr.route('dump', family=family):
+        if m['dst_len'] == 0 and m.get_attr('RTA_TABLE') == 254 and m['type'] == 1 and m.get_attr('RTA_GATEWAY'):
             out.append(m.get_attr('RTA_GATEWAY'))
     return out
 
@@ -539,47 +588,54 @@ class Lab(object):
             if not self.check:
                 self._nl('set lo up', ipr, 'link', 'set', index=lo['index'], state='up')
 
-    def ensure_address(self, ipr, label, ifname, address):
-        """``ifname`` has exactly this one IPv4 address."""
+    def ensure_address(self, ipr, label, ifname, addresses):
+        """``ifname`` has exactly these addresses (an IPv4 one, and an IPv6 one on a dual-stack segment; IPv6
+        ones without duplicate address detection, usable at once)."""
         links = _links(ipr) if ipr is not None else {}
         have = set()
         if ifname in links:
             have = _addresses(ipr, links[ifname]['index'])
-        for extra in sorted(have - set([address])):
+        for extra in sorted(have - set(addresses)):
             self._record('%s: delete address %s from %s' % (label, extra, ifname))
             if not self.check:
                 addr, plen = extra.split('/')
                 self._nl('delete address %s' % extra, ipr, 'addr', 'del', index=links[ifname]['index'],
                          address=addr, prefixlen=int(plen))
-        if address not in have:
+        for address in addresses:
+            if address in have:
+                continue
             self._record('%s: add address %s to %s' % (label, address, ifname))
             if not self.check:
                 addr, plen = address.split('/')
+                extra = dict(flags=IFA_F_NODAD) if ':' in addr else {}
                 self._nl('add address %s' % address, ipr, 'addr', 'add', index=ipr.link_lookup(ifname=ifname)[0],
-                         address=addr, prefixlen=int(plen))
+                         address=addr, prefixlen=int(plen), **extra)
 
-    def ensure_default_route(self, ipr, label, gateway, ifname):
-        have = _default_routes(ipr) if ipr is not None else []
+    def ensure_default_route(self, ipr, label, gateway, ifname, family=AF_INET):
+        have = _default_routes(ipr, family) if ipr is not None else []
         want = str(gateway) if gateway else None
+        default = '::/0' if family == AF_INET6 else '0.0.0.0/0'
         for gw in have:
             if gw != want:
                 self._record('%s: delete default route via %s' % (label, gw))
                 if not self.check:
-                    self._nl('delete default route', ipr, 'route', 'del', dst='0.0.0.0/0', gateway=gw)
+                    self._nl('delete default route', ipr, 'route', 'del', dst=default, gateway=gw, family=family)
         if want and want not in have:
             self._record('%s: add default route via %s dev %s' % (label, want, ifname))
             if not self.check:
-                self._nl('add default route', ipr, 'route', 'add', dst='0.0.0.0/0', gateway=want,
+                self._nl('add default route', ipr, 'route', 'add', dst=default, gateway=want, family=family,
                          oif=ipr.link_lookup(ifname=ifname)[0])
 
-    def ensure_forwarding(self, path):
-        current = '0'
-        if self._nsfs_mounted(path):
-            current = _run(['nsenter', '--net=' + path, '--', 'cat', '/proc/sys/net/ipv4/ip_forward']).strip()
-        if current != '1':
-            self._record('router: enable ip_forward')
-            if not self.check:
-                _run(['nsenter', '--net=' + path, '--', 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward'])
+    def ensure_forwarding(self, path, dual):
+        wanted = ['net/ipv4/ip_forward'] + (['net/ipv6/conf/all/forwarding'] if dual else [])
+        for key in wanted:
+            current = '0'
+            if self._nsfs_mounted(path):
+                current = _run(['nsenter', '--net=' + path, '--', 'cat', '/proc/sys/' + key]).strip()
+            if current != '1':
+                self._record('router: enable %s' % key.replace('/', '.'))
+                if not self.check:
+                    _run(['nsenter', '--net=' + path, '--', 'sh', '-c', 'echo 1 > /proc/sys/' + key])
 
     def purge_links(self, ipr, label, links, wanted):
         for name, have in sorted(links.items()):
@@ -634,8 +690,9 @@ class Lab(object):
                 self.ensure_wire(sw, sw_links, host.port, path, 'eth0', host.name, host.segment)
                 ipr = self.ipr(path)
                 self.ensure_lo(ipr, host.name)
-                self.ensure_address(ipr, host.name, 'eth0', host.address)
+                self.ensure_address(ipr, host.name, 'eth0', [a for a in (host.address, host.address6) if a])
                 self.ensure_default_route(ipr, host.name, host.segment.gateway, 'eth0')
+                self.ensure_default_route(ipr, host.name, host.segment.gateway6 if host.node_ip6 else None, 'eth0', AF_INET6)
             if topo.routed:
                 path = self.ns_path(ROUTER)
                 rt = self.ipr(path)
@@ -645,8 +702,8 @@ class Lab(object):
                 self.ensure_lo(rt, 'router')
                 for seg in gated:
                     self.ensure_wire(sw, sw_links, seg.router_port, path, seg.router_if, 'router', seg)
-                    self.ensure_address(rt, 'router', seg.router_if, '%s/%d' % (seg.gateway, seg.cidr.prefixlen))
-                self.ensure_forwarding(path)
+                    self.ensure_address(rt, 'router', seg.router_if, seg.router_addresses)
+                self.ensure_forwarding(path, any(s.gateway6 for s in gated))
         finally:
             self.close()
         return self.result('present')

@@ -19,6 +19,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Po
 
 ARGSPEC = dict(
     node_ip=dict(type='str', required=True),
+    node_ip6=dict(type='str'),
     dev=dict(type='str'),
     peers=dict(type='list', elements='str', default=[]),
     names=dict(type='dict', default={}),
@@ -34,6 +35,7 @@ def option_names(params):
     count = len(params.get('peers') or [])
     return dict(
         node_ip=given.get('node_ip') or 'node_ip',
+        node_ip6=given.get('node_ip6') or 'node_ip6',
         dev=given.get('dev') or 'dev',
         peers=[peers[i] if i < len(peers) and peers[i] else 'peers[%d]' % i for i in range(count)],
     )
@@ -43,8 +45,10 @@ def validate(params):
     names = option_names(params)
     return dict(
         node_ip=v.ip_address(names['node_ip'], params['node_ip'], 4),
+        node_ip6=v.optional(v.ip_address, names['node_ip6'], params.get('node_ip6'), 6),
         dev=v.optional(v.ifname, names['dev'], params.get('dev')),
-        peers=[v.ip_address(names['peers'][i], p, 4) for i, p in enumerate(params.get('peers') or [])],
+        # IPv4 and IPv6 node addresses: a dual-stack underlay's peers are tested in both families
+        peers=[v.ip_address(names['peers'][i], p) for i, p in enumerate(params.get('peers') or [])],
         names=names,
         record=v.optional(v.state_dir, 'record', params.get('record')),
     )
@@ -68,10 +72,14 @@ def read(nl, wanted):
         raise PodnetError('%s: %r does not hold %s %s (%s does)' % (names['dev'], wanted['dev'], names['node_ip'], node_ip, dev))
     link = nl.get_link(dev)
     network = ipaddress.ip_interface('%s/%d' % (node_ip, found['prefixlen'])).network
+    network6 = None
+    if wanted.get('node_ip6') is not None:
+        network6 = _node_ip6(nl, wanted['node_ip6'], found['index'], dev, names)
     onlink = {}
     for peer in wanted['peers']:
         try:
-            route = nl.call('route get %s' % peer, 'route', 'get', dst=str(peer))[0]
+            route = nl.call('route get %s' % peer, 'route', 'get', dst=str(peer),
+                            family=socket.AF_INET6 if peer.version == 6 else socket.AF_INET)[0]
             onlink[str(peer)] = route.get_attr('RTA_GATEWAY') is None and route.get_attr('RTA_OIF') == found['index']
         except PodnetError:
             onlink[str(peer)] = False  # unreachable: certainly not on-link
@@ -81,9 +89,27 @@ def read(nl, wanted):
         underlay_dev=dev,
         underlay_mtu=link.get_attr('IFLA_MTU'),
         underlay_network=str(network),
+        **({'underlay_network6': str(network6)} if network6 is not None else {}),
         onlink=onlink,
         **recorded(wanted.get('record'))
     )
+
+
+def _node_ip6(nl, node_ip6, index, dev, names):
+    """The network of the node's IPv6 underlay address, which must be on the device that holds the IPv4 one (the
+    routes to the peers' IPv6 pod ranges leave through that device)."""
+    held = []
+    for msg in nl.call('dump IPv6 addresses', 'addr', 'dump', family=socket.AF_INET6):
+        addr = msg.get_attr('IFA_ADDRESS')
+        if ipaddress.ip_address(addr) == node_ip6:
+            if msg['index'] != index:
+                raise PodnetError('%s: %s is on %s, not on %s, the device that holds %s'
+                                  % (names['node_ip6'], node_ip6, nl.ifname(msg['index']), dev, names['node_ip']))
+            return ipaddress.ip_interface('%s/%d' % (node_ip6, msg['prefixlen'])).network
+        if not addr.lower().startswith('fe80:') and addr != '::1':
+            held.append('%s/%d' % (addr, msg['prefixlen']))
+    raise PodnetError('%s: %r is not an address of any interface of this host (its IPv6 addresses: %s)'
+                      % (names['node_ip6'], str(node_ip6), ', '.join(held) or 'none but link-local'))
 
 
 def recorded(path: Optional[str]) -> Dict[str, Any]:

@@ -56,6 +56,7 @@ FORWARD_CHAIN = 'PODNET-FORWARD'
 INPUT_CHAIN = 'PODNET-INPUT'
 MASQUERADE_CHAIN = 'PODNET-POSTROUTING'
 MULTICAST = '224.0.0.0/4'
+MULTICAST6 = 'ff00::/8'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
 GATEWAY_OFFSET = 1  # the host side of every pod's veth holds .1/32: the pod's gateway
 RECORD_FILE = 'applied.json'  # in podnet_state_dir: the last applied plan (_record.py)
@@ -362,20 +363,27 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     if dual and encap == 'ipip':
         _host_fail(host, 'podnet_pod_cidr6', me['pod_cidr6'], "cannot be carried by mode %s: ipip carries IPv4 only; "
                    "vxlan carries IPv6 pods (over the IPv4 underlay)" % mode)
-    if dual and mode in ('host-gw', 'crosssubnet'):
-        _host_fail(host, 'podnet_pod_cidr6', me['pod_cidr6'], "is not routed by mode %s yet: its IPv6 routes need the "
-                   "hosts' IPv6 underlay (podnet_node_ip6), which this version does not use; vxlan carries IPv6 pods "
-                   "over the IPv4 underlay" % mode)
+    # host-gw and crosssubnet route a peer's IPv6 pods via its IPv6 node address (the IPv6 underlay)
+    routes6_direct = dual and mode in ('host-gw', 'crosssubnet') and settings['state'] == 'present'
+    if routes6_direct:
+        for node in [me] + peers:
+            if node.get('node_ip6') is None:
+                raise PlanError(
+                    "%s: podnet_node_ip6 is not set, but podnet_mode %r routes %s's IPv6 pods (podnet_pod_cidr6 %s) "
+                    "via its IPv6 node address: set podnet_node_ip6 on every host (their IPv6 underlay), or use "
+                    "podnet_mode vxlan, which carries IPv6 pods over the IPv4 underlay"
+                    % (node['name'], mode, node['name'], node['pod_cidr6']))
 
     onlink = facts.get('onlink') or {}
     if mode == 'host-gw':
         for peer in peers:
-            if not onlink.get(peer['node_ip'], False):
+            off = _off_link(peer, onlink, routes6_direct)
+            if off:
                 raise PlanError(
-                    "%s: podnet_mode 'host-gw' cannot reach %s (podnet_node_ip %s): it is not on-link from %s's %s, "
-                    "so a router between them would drop the pod packets. Use podnet_mode ipip or vxlan, which work "
-                    "wherever the hosts can reach each other, or crosssubnet." % (
-                        host, peer['name'], peer['node_ip'], host, underlay))
+                    "%s: podnet_mode 'host-gw' cannot reach %s (%s %s): it is not on-link from %s's %s, "
+                    "so a router between them would drop the pod packets. Use podnet_mode ipip or vxlan, which "
+                    "work wherever the hosts can reach each other, or crosssubnet." % (
+                        host, peer['name'], off[0], off[1], host, underlay))
     peer_encap = {}
     if mode == 'crosssubnet':
         if not facts.get('underlay_network'):
@@ -384,11 +392,13 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         prefix = _check(host, 'underlay_network', v.ip_network, facts['underlay_network'], 4)
         for peer in peers:
             direct = peer['_ip'] in prefix
-            if direct and not onlink.get(peer['node_ip'], False):
+            off = _off_link(peer, onlink, routes6_direct) if direct else None
+            if off:
+                its = '' if off[0] == 'podnet_node_ip' else ' its %s %s is' % off
                 raise PlanError(
                     "%s: podnet_mode 'crosssubnet': peer %s (podnet_node_ip %s) is inside %s's underlay prefix %s "
-                    "but not on-link from %s, so a direct route to its pods would not work"
-                    % (host, peer['name'], peer['node_ip'], host, prefix, underlay))
+                    "but%s not on-link from %s, so a direct route to its pods would not work"
+                    % (host, peer['name'], peer['node_ip'], host, prefix, its, underlay))
             peer_encap[peer['name']] = 'none' if direct else encap
     else:
         peer_encap = dict((peer['name'], encap) for peer in peers)
@@ -418,9 +428,14 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                        % (', '.join(_cni.PLUGINS), ', '.join(missing) + (' is' if len(missing) == 1 else ' are'),
                           ' or '.join(_cni.BIN_DIRS)))
         used = [str(me['_net'].network_address), str(me['_net'].network_address + GATEWAY_OFFSET)] + [p['ip'] for p in pods]
+        family6 = {}
+        if dual:  # a range per family: each runtime pod gets an IPv6 address too
+            gateway6 = str(me['_net6'].network_address + GATEWAY_OFFSET)
+            family6 = dict(pod_cidr6=me['pod_cidr6'], gateway6=gateway6,
+                           used6=[me['vtep_ip6'], gateway6] + [p['ip6'] for p in pods])
         cni = dict(path=posixpath.join(settings['cni_dir'], settings['cni_file']), network=CNI_NETWORK,
                    config=_cni.conflist(CNI_NETWORK, settings['bridge_dev'], me['pod_cidr'],
-                                        str(me['_net'].network_address + GATEWAY_OFFSET), mtu, used))
+                                        str(me['_net'].network_address + GATEWAY_OFFSET), mtu, used, **family6))
     plan = dict(
         host=host, mode=mode, encap=encap, state=settings['state'], node_ip=me['node_ip'], pod_cidr=me['pod_cidr'],
         **({'pod_cidr6': me['pod_cidr6']} if dual else {}),
@@ -439,10 +454,14 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         device_sysctl={},
         neighbors=[], fdb=[], routes=routes, apply_role=table.role,
         peers=[dict(name=p['name'], node_ip=p['node_ip'], pod_cidr=p['pod_cidr'], encap=peer_encap[p['name']],
-                    pod_ip=str(p['_net'].network_address + POD_IP_OFFSET)) for p in peers],
+                    pod_ip=str(p['_net'].network_address + POD_IP_OFFSET),
+                    **({'pod_ip6': str(p['_net6'].network_address + POD_IP_OFFSET)} if dual else {}))
+               for p in peers],
     )
     plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)  # ipip, vxlan: the device of each
     routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=underlay) for p in direct_peers]
+    if routes6_direct:
+        routes += [dict(dst=p['pod_cidr6'], via=p['node_ip6'], dev=underlay) for p in direct_peers]
     tunnel_dev = None
     if table.device:
         device = table.device(me, settings, underlay, mtu)
@@ -477,6 +496,15 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                     absent_devices=devices_not_wanted(encap, settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
     return plan
+
+
+def _off_link(peer: Dict[str, Any], onlink: Dict[str, bool], with6: bool) -> Optional[Tuple[str, str]]:
+    """The first node address of ``peer`` that the kernel does not reach on-link (node_facts' ``onlink``), as
+    (variable, address): its IPv4 one, then its IPv6 one when ``with6`` (IPv6 pods routed via it); None if none."""
+    for var, key in (('podnet_node_ip', 'node_ip'), ('podnet_node_ip6', 'node_ip6')):
+        if (key == 'node_ip' or with6) and not onlink.get(peer[key], False):
+            return var, peer[key]
+    return None
 
 
 def _absent_pods(pods: List[Dict[str, Any]], recorded: Optional[List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
@@ -549,6 +577,9 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     range of the cluster (and multicast) behind the address of the interface it leaves by, the node IP for
     the underlay: flannel's --ip-masq, Calico's natOutgoing. Pod to pod is never masqueraded.
     Chains that are not wanted are removed (purge), and state absent removes them all.
+    In a dual-stack cluster PODNET-FORWARD and PODNET-POSTROUTING have IPv6 twins (ip6tables, family 6) for the
+    IPv6 pod range; PODNET-INPUT has none, since no encapsulation travels over IPv6 (vxlan carries the IPv6 pods
+    over the IPv4 underlay, host-gw encapsulates nothing).
 
     The peers' addresses are given as the fewest prefixes that cover exactly them and this host's own
     node IP (``peer_prefixes``): iptables tries the rules one by one, and with one rule per peer the
@@ -557,9 +588,13 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     nothing: the kernel drops packets from the wire whose source is a local address (martians).
     """
     chains = []
+    dual = me.get('pod_cidr6') is not None
     if settings['forward_accept']:
         chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', rules=[
             '-s %s -j ACCEPT' % me['pod_cidr'], '-d %s -j ACCEPT' % me['pod_cidr']]))
+        if dual:
+            chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', family=6, rules=[
+                '-s %s -j ACCEPT' % me['pod_cidr6'], '-d %s -j ACCEPT' % me['pod_cidr6']]))
     if settings['encap_filter'] and ENCAPS[encap].firewall_match:
         match = ENCAPS[encap].firewall_match(settings)
         node_prefixes = (prefixes['node'] if peers else []) if prefixes else peer_prefixes(me, peers)
@@ -570,12 +605,19 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
         rules = ['-s %s -d %s -j RETURN' % (own, prefix) for prefix in (prefixes['pod'] if prefixes else pod_prefixes(me, peers))]
         chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', rules=rules + [
             '-s %s -d %s -j RETURN' % (own, MULTICAST), '-s %s -j MASQUERADE' % own]))
+        if dual:
+            own6 = me['pod_cidr6']
+            pods6 = prefixes['pod6'] if prefixes and 'pod6' in prefixes else pod_prefixes(me, peers, 'pod_cidr6')
+            chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', family=6, rules=[
+                '-s %s -d %s -j RETURN' % (own6, prefix) for prefix in pods6] + [
+                '-s %s -d %s -j RETURN' % (own6, MULTICAST6), '-s %s -j MASQUERADE' % own6]))
     return dict(chains=chains, purge=True, iptables=settings['iptables'])
 
 
-def pod_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]]) -> List[str]:
-    """The fewest prefixes covering exactly every pod range of the cluster: what pods reach unmasqueraded."""
-    return [str(net) for net in ipaddress.collapse_addresses(ipaddress.ip_network(n['pod_cidr']) for n in [me] + list(peers))]
+def pod_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]], key: str = 'pod_cidr') -> List[str]:
+    """The fewest prefixes covering exactly every pod range of the cluster (``key`` pod_cidr6: every IPv6 one): what
+    pods reach unmasqueraded."""
+    return [str(net) for net in ipaddress.collapse_addresses(ipaddress.ip_network(n[key]) for n in [me] + list(peers))]
 
 
 def peer_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]]) -> List[str]:
@@ -591,4 +633,7 @@ def cluster_prefixes(nodes: Sequence[Dict[str, Any]]) -> Dict[str, List[str]]:
     prefixes=true), they spare every host's plan an O(N log N) collapse."""
     if not nodes:
         return dict(node=[], pod=[])
-    return dict(node=peer_prefixes(nodes[0], nodes[1:]), pod=pod_prefixes(nodes[0], nodes[1:]))
+    found = dict(node=peer_prefixes(nodes[0], nodes[1:]), pod=pod_prefixes(nodes[0], nodes[1:]))
+    if nodes[0].get('pod_cidr6'):
+        found['pod6'] = pod_prefixes(nodes[0], nodes[1:], 'pod_cidr6')
+    return found

@@ -154,6 +154,15 @@ class RouteTable(Resource):
     def add(self, entry: Dict[str, Any]) -> None:
         self.nl.call('add route %s' % self.describe(entry), 'route', 'add', **self._request(entry))
 
+    def recreates(self, change: Any) -> bool:
+        # The kernel checks an IPv6 onlink gateway against the routes in place, the one being replaced included:
+        # host-gw's fd00:10:244:11::/64 via the peer's node IP on eth0 cannot be replaced by vxlan's route via
+        # fd00:10:244:11:: onlink on the vxlan device ("Nexthop has invalid gateway or device mismatch", EINVAL),
+        # since the old route covers that gateway through another device. Deleted first, the new one is accepted.
+        if ':' in change.after['dst'] and change.after['onlink'] and {'dev', 'via'} & set(change.fields):
+            return True
+        return super(RouteTable, self).recreates(change)
+
     def update(self, current: Dict[str, Any], wanted: Dict[str, Any], fields: Dict[str, Tuple[Any, Any]]) -> None:
         self.nl.call('replace route %s' % self.describe(wanted), 'route', 'replace', **self._request(wanted))
 

@@ -47,6 +47,11 @@ options:
         description: The host's IPv4 address on its segment (set on its C(eth0)).
         type: str
         required: true
+      node_ip6:
+        description:
+          - The host's IPv6 address on its segment (set on its C(eth0) beside O(hosts[].node_ip), without duplicate
+            address detection), for a lab with an IPv6 underlay. The segment needs a C(cidr6) that holds it.
+        type: str
       segment:
         description: Name of the host's segment. Omitted, the segment whose C(cidr) contains O(hosts[].node_ip).
         type: str
@@ -56,6 +61,9 @@ options:
       - Each has C(name) (1-11 letters, digits, C(_) or C(-); the bridge is C(br-NAME)), C(cidr)
         (IPv4 network), optional C(gateway) (an address of C(cidr) given to the router) and C(mtu)
         (default C(1500)). Segments must not overlap.
+      - For an IPv6 underlay beside the IPv4 one, C(cidr6) (the segment's IPv6 network, at most a /126) and, on a
+        segment with a C(gateway), C(gateway6) (the router's IPv6 address there; the hosts get an IPv6 default
+        route through it and the router forwards IPv6 too).
     type: raw
     default: []
   state:
@@ -112,12 +120,14 @@ lab:
     path: {description: Its directory., type: str, returned: success, sample: /run/podnet/lab}
     state: {description: V(present) or V(absent)., type: str, returned: success}
     segments:
-      description: Segments (name, cidr, gateway, mtu).
+      description: Segments (name, cidr, gateway, mtu, cidr6, gateway6).
       type: list
       elements: dict
       returned: success
     hosts:
-      description: Hosts (name, node_ip, segment, address, gateway, and the paths of their net, mnt and uts namespace files).
+      description: >-
+        Hosts (name, node_ip, segment, address, gateway, node_ip6, address6, gateway6, and the paths of their net, mnt
+        and uts namespace files).
       type: list
       elements: dict
       returned: success

@@ -19,11 +19,16 @@ options:
     description: The node's own IPv4 address on the underlay.
     type: str
     required: true
+  node_ip6:
+    description:
+      - The node's own IPv6 address on the underlay, on a dual-stack underlay. It must be on the device that holds
+        O(node_ip); its network is returned as RV(underlay_network6).
+    type: str
   dev:
     description: The underlay device, when known; the module fails if it does not hold O(node_ip).
     type: str
   peers:
-    description: Node IPs of the peers to test for on-link reachability.
+    description: Node IPs of the peers to test for on-link reachability (IPv4, and IPv6 on a dual-stack underlay).
     type: list
     elements: str
     default: []
@@ -31,7 +36,7 @@ options:
     description:
       - What the error messages call the options, when they come from variables of another name (the action
         M(openkube.podnet.host_plan) passes C(podnet_node_ip) and C(podnet_underlay_dev)).
-      - Keys C(node_ip) and C(dev) (strings) and C(peers) (a list, one name per element of O(peers)); an option
+      - Keys C(node_ip), C(node_ip6) and C(dev) (strings) and C(peers) (a list, one name per element of O(peers)); an option
         without a name here is called by its own name (C(node_ip), C(dev), C(peers[2])).
     type: dict
     default: {}
@@ -83,6 +88,11 @@ underlay_network:
   returned: success
   type: str
   sample: 10.57.4.0/24
+underlay_network6:
+  description: The network of O(node_ip6), when it is given.
+  returned: when O(node_ip6) is given
+  type: str
+  sample: fd57:4::/64
 onlink:
   description: For every peer, whether it is reached without a gateway through the underlay device.
   returned: success

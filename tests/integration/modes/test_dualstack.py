@@ -1,12 +1,17 @@
 # -*- coding: utf-8 -*-
-"""Issue 18, first part, on this machine's kernel: IPv6 pods beside IPv4 ones (inventories/lab-dualstack), carried
-by vxlan over the IPv4 underlay through the same device.
+"""Issue 18 on this machine's kernel: IPv6 pods beside IPv4 ones (inventories/lab-dualstack: an IPv6 pod range per
+host, and an IPv6 underlay, fd57:4::/64, beside the IPv4 one).
 
-Converged once: every pod has both families (read back with `ip -j`), the vxlan device has both VTEP addresses
-and a permanent neighbour per peer for each; pods ping each other over IPv6 (ping -6), and the receiving host's
-underlay shows the IPv6 packets inside VXLAN (tcpdump); a rerun changes nothing. ipip is refused before any change
-naming podnet_pod_cidr6. Back to IPv4 only (the inventory without the IPv6 ranges): no IPv6 address, route or
-neighbour of the collection is left, and IPv6 forwarding has its old value again.
+1. vxlan: the IPv6 pods travel through the same device over the IPv4 underlay. Every pod has both families (read
+   back with `ip -j`), the vxlan device has both VTEP addresses and a permanent neighbour per peer for each; pods
+   ping each other over IPv6 (ping -6), and the receiving host's underlay shows the IPv6 packets inside VXLAN over
+   IPv4 (tcpdump); verify.yml shows both matrices; a rerun changes nothing. ipip is refused before any change
+   naming podnet_pod_cidr6.
+2. host-gw: the route to the peer's IPv6 pod range via its IPv6 node address; the IPv6 pod packets on the wire
+   as they are (IPv6 over the IPv6 underlay); verify's matrices; a rerun changes nothing; without a peer's
+   podnet_node_ip6 host-gw is refused before any change; back to vxlan, the kernel is as after step 1.
+3. Back to IPv4 only (the inventory without the IPv6 ranges): no IPv6 address, route or neighbour of the
+   collection is left, and IPv6 forwarding has its old value again.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import pytest
 import yaml
 
 from dumps import assert_same, dump
-from lab import built_lab, recap
+from lab import REPO, built_lab, matrix_lines, recap
 
 
 def changed(proc):
@@ -33,6 +38,33 @@ def changed(proc):
 def lab():
     with built_lab('inventories/lab-dualstack', name='ds-' + uuid.uuid4().hex[:4]) as built:
         yield built
+
+
+def _inventory(lab, tmp_path, edit):
+    """A copy of the lab's inventory whose hosts' variables ``edit`` changed in place; returns a lab object for it."""
+    path = os.path.join(str(tmp_path), 'inventory')
+    shutil.copytree(lab.inventory, path)
+    with open(os.path.join(path, 'hosts.yml')) as f:
+        inv = yaml.safe_load(f)
+    edit(inv['podnet_lab']['children']['podnet_nodes']['hosts'])
+    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
+        yaml.safe_dump(inv, f)
+    other = copy.copy(lab)
+    other.inventory = path
+    return other
+
+
+def _wire(lab, src, dst, dst_ip, capture_filter):
+    """ping -6 from src's pod to dst_ip, while tcpdump listens on dst's eth0: (ping, what tcpdump printed)."""
+    tcpdump = ['timeout', '15', 'tcpdump', '-l', '-nn', '-c', '2', '-i', 'eth0', capture_filter]
+    capture = subprocess.Popen(lab.hosts[dst].nsenter() + tcpdump, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    time.sleep(1)
+    try:
+        ping = lab.hosts[src].ns_run('ns1', ['ping', '-6', '-c', '3', '-i', '0.3', '-W', '2', '-q', dst_ip])
+    finally:
+        wire = capture.communicate(timeout=30)[0]
+    return ping, wire
 
 
 def test_ipv6_pods_over_vxlan(lab, capsys):
@@ -50,14 +82,11 @@ def test_ipv6_pods_over_vxlan(lab, capsys):
     out = w2.ns_run('ns1', ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0'], check=True).stdout
     assert '"local":"fd00:10:244:10::a","prefixlen":128' in out.replace(' ', ''), out
     assert w2.run(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'], check=True).stdout.strip() == '1'
+    # the lab's IPv6 underlay: vxlan does not use it (one device, over IPv4)
+    assert [(a['local'], a['prefixlen']) for a in w2.ipj('-6', 'addr', 'show', 'dev', 'eth0')[0]['addr_info']
+            if a['scope'] == 'global'] == [('fd57:4::20', 64)]
 
-    tcpdump = ['timeout', '15', 'tcpdump', '-l', '-nn', '-c', '2', '-i', 'eth0', 'udp port 8472']
-    capture = subprocess.Popen(w3.nsenter() + tcpdump, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    time.sleep(1)
-    try:
-        ping = w2.ns_run('ns1', ['ping', '-6', '-c', '3', '-i', '0.3', '-W', '2', '-q', 'fd00:10:244:11::a'])
-    finally:
-        wire = capture.communicate(timeout=30)[0]
+    ping, wire = _wire(lab, 'worker2', 'worker3', 'fd00:10:244:11::a', 'udp port 8472')
     assert ping.returncode == 0, ping.stdout + ping.stderr
     # tcpdump names UDP 8472 (the kernel's and flannel's VXLAN port) OTV; the inner IPv6 packet follows it
     assert 'IP 10.57.4.20.' in wire and '> 10.57.4.21.8472:' in wire and 'IP6 fd00:10:244:10::a > fd00:10:244:11::a: ICMP6' in wire, wire
@@ -66,26 +95,71 @@ def test_ipv6_pods_over_vxlan(lab, capsys):
     again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert set(changed(again).values()) == {0}, again.stdout[-3000:]
     assert_same(dump(lab), before, 'the rerun changed the kernel')
+    lab.vxlan_dump = before
+    lines = matrix_lines(lab.playbook('playbooks/verify.yml'))
+    assert [line.split('|')[2].strip() for line in lines if line.startswith('worker2')] == [
+        'ok vxlan vni 1 udp 8472', 'ok vxlan vni 1 udp 8472 over IPv4'], lines
+    assert sum('ok vxlan vni 1 udp 8472' in cell for line in lines for cell in line.split('|')) == 4, lines
     with capsys.disabled():
         print('\ndual-stack vxlan over IPv4: ping -6 fd00:10:244:10::a -> fd00:10:244:11::a: %s; on worker3\'s eth0: %s'
               % (ping.stdout.strip().splitlines()[-2], [line for line in wire.splitlines() if 'fd00' in line][:1]))
+        print('\n'.join(lines))
 
     refused = lab.playbook('playbooks/site.yml', '-e', 'mode=ipip', check=False)
     assert refused.returncode != 0 and "podnet_pod_cidr6 'fd00:10:244:10::/64' cannot be carried by mode ipip" in refused.stdout
     assert_same(dump(lab), before, 'the refused ipip run changed the kernel')
 
 
+def test_ipv6_pods_over_host_gw_and_back(lab, tmp_path, capsys):
+    run = lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
+    assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
+    w2 = lab.hosts['worker2']
+    routes = [(r['dst'], r.get('gateway'), r['dev']) for r in w2.ipj('-6', 'route', 'show', 'proto', '57')]
+    assert ('fd00:10:244:11::/64', 'fd57:4::21', 'eth0') in routes, routes
+    assert [(r['dst'], r.get('gateway'), r['dev']) for r in w2.ipj('route', 'show', 'proto', '57')
+            if r['dst'] == '192.168.11.0/24'] == [('192.168.11.0/24', '10.57.4.21', 'eth0')]
+    assert not w2.ipj('link', 'show', 'type', 'vxlan'), 'the vxlan device is left in host-gw'
+    assert w2.ipj('-6', 'neigh', 'show', 'nud', 'permanent') == []
+    ping, wire = _wire(lab, 'worker2', 'worker3', 'fd00:10:244:11::a', 'icmp6 and ip6[40] == 128')
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    # the pod's own IPv6 packet, straight over the IPv6 underlay: no UDP, no outer header
+    assert 'IP6 fd00:10:244:10::a > fd00:10:244:11::a: ICMP6, echo request' in wire, wire
+    lines = matrix_lines(lab.playbook('playbooks/verify.yml'))
+    assert [line.split('|')[2].strip() for line in lines if line.startswith('worker2')] == [
+        'ok plain IP', 'ok plain IP over IPv6'], lines
+    before = dump(lab)
+    again = lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
+    assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+    assert_same(dump(lab), before, 'the host-gw rerun changed the kernel')
+    with capsys.disabled():
+        print('\ndual-stack host-gw over the IPv6 underlay: %s; on worker3\'s eth0: %s'
+              % (ping.stdout.strip().splitlines()[-2], [line for line in wire.splitlines() if 'fd00' in line][:1]))
+        print('\n'.join(lines))
+
+    # a peer without podnet_node_ip6: refused before any change, on every host
+    no6 = _inventory(lab, tmp_path, lambda hosts: hosts['worker3'].pop('podnet_node_ip6'))
+    refused = no6.playbook('playbooks/site.yml', '-e', 'mode=host-gw', check=False)
+    assert refused.returncode != 0 and "worker3: podnet_node_ip6 is not set, but podnet_mode 'host-gw' routes " \
+        "worker3's IPv6 pods" in refused.stdout, refused.stdout[-3000:]
+    assert_same(dump(lab), before, 'the refused host-gw run changed the kernel')
+    # an IPv6 node address the host does not have: node_facts names it, on the host, before any change
+    wrong = _inventory(lab, tmp_path / 'wrong', lambda hosts: hosts['worker2'].update(podnet_node_ip6='fd57:4::99'))
+    refused = wrong.playbook('playbooks/site.yml', '-e', 'mode=host-gw', check=False)
+    assert refused.returncode != 0 and "worker2: podnet_node_ip6: 'fd57:4::99' is not an address of any interface of " \
+        "this host (its IPv6 addresses: " in refused.stdout and 'fd57:4::20/64' in refused.stdout, refused.stdout[-3000:]
+    assert_same(dump(lab), before, 'the refused host-gw run (wrong podnet_node_ip6) changed the kernel')
+
+    # back to vxlan: the kernel as the first vxlan deployment left it, in both families
+    back = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert all(n > 0 for n in changed(back).values()), back.stdout[-3000:]
+    assert_same(dump(lab), lab.vxlan_dump, 'host-gw -> vxlan (first) vs the first vxlan deployment')
+
+
 def test_back_to_ipv4_only_leaves_no_ipv6(lab, tmp_path):
-    path = os.path.join(str(tmp_path), 'inventory')
-    shutil.copytree(lab.inventory, path)
-    with open(os.path.join(path, 'hosts.yml')) as f:
-        inv = yaml.safe_load(f)
-    for hv in inv['podnet_lab']['children']['podnet_nodes']['hosts'].values():
-        hv.pop('podnet_pod_cidr6')
-    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
-        yaml.safe_dump(inv, f)
-    v4 = copy.copy(lab)
-    v4.inventory = path
+    def ipv4_only(hosts):
+        for hv in hosts.values():
+            hv.pop('podnet_pod_cidr6')
+    v4 = _inventory(lab, tmp_path, ipv4_only)
     run = v4.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
     for host in lab.hosts.values():
@@ -100,3 +174,32 @@ def test_back_to_ipv4_only_leaves_no_ipv6(lab, tmp_path):
     assert lab.hosts['worker2'].ns_run('ns1', ['ping', '-c', '2', '-W', '2', '-q', '192.168.11.10']).returncode == 0
     again = v4.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+
+
+def test_crosssubnet_routes_ipv6_pods_directly_or_through_vxlan(tmp_path, capsys):
+    """The routed lab (two subnets, a router, a dual-stack underlay) with an IPv6 pod range per host: crosssubnet
+    routes the same-subnet peer's IPv6 pods via its IPv6 node address and carries the other subnet's through vxlan
+    over IPv4; verify's two matrices say so for every pair."""
+    path = os.path.join(str(tmp_path), 'routed')
+    shutil.copytree(os.path.join(REPO, 'inventories', 'lab-routed'), path)
+    with open(os.path.join(path, 'hosts.yml')) as f:
+        inv = yaml.safe_load(f)
+    for hv in inv['podnet_lab']['children']['podnet_nodes']['hosts'].values():
+        hv['podnet_pod_cidr6'] = 'fd00:10:244:%s::/64' % hv['podnet_pod_cidr'].split('.')[2]
+    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
+        yaml.safe_dump(inv, f)
+    with built_lab(path, name='dsr-' + uuid.uuid4().hex[:4]) as lab:
+        run = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
+        assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
+        routes = dict((r['dst'], (r.get('gateway'), r['dev'])) for r in lab.hosts['worker2'].ipj('-6', 'route', 'show', 'proto', '57'))
+        assert routes['fd00:10:244:11::/64'] == ('fd57:4::21', 'eth0'), routes
+        assert routes['fd00:10:244:12::/64'] == ('fd00:10:244:12::', 'podnet.vxlan'), routes
+        lines = matrix_lines(lab.playbook('playbooks/verify.yml'))
+        six = lines[lines.index([line for line in lines if 'IPv6 pods' in line][0]):]
+        w2 = [cell.strip() for cell in [line for line in six if line.startswith('worker2')][0].split('|')[1:]]
+        assert w2 == ['-', 'ok plain IP over IPv6', 'ok vxlan vni 1 udp 8472 over IPv4', 'ok vxlan vni 1 udp 8472 over IPv4'], six
+        assert not [line for line in lines if 'FAIL' in line], lines
+        again = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
+        assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+        with capsys.disabled():
+            print('\n' + '\n'.join(lines))

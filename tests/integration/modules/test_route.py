@@ -73,6 +73,22 @@ def test_change_in_place(dev):
     assert routes(dev)['10.2.0.0/24']['gateway'] == '10.1.0.9'
 
 
+def test_ipv6_route_moved_to_an_onlink_gateway_it_covers_is_recreated(dev):
+    """host-gw -> vxlan for IPv6 pods: fd00:20::/64 via fd00:10::2 on d0 becomes fd00:20::/64 via fd00:20:: onlink on
+    vx0. The kernel refuses to replace it (the old route covers the new gateway through another device: EINVAL),
+    so the module deletes and re-adds it, and says so (recreate) in check mode too."""
+    sh('ip', '-n', dev, 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '7', 'dstport', '8472', 'dev', 'd0',
+       'local', '10.1.0.1', 'nolearning')
+    sh('ip', '-n', dev, 'link', 'set', 'vx0', 'up')
+    assert run_module('route', dict(netns=dev, routes=[PEERS[4]]))['changed'] is True
+    moved = [dict(dst='fd00:20::/64', via='fd00:20::', dev='vx0', onlink=True)]
+    first_check, applied, _second_check, _again = four_runs('route', dict(netns=dev, routes=moved))
+    assert first_check['actions'] == applied['actions'] and applied['actions'][0].startswith(
+        'recreate fd00:20::/64 via fd00:20:: dev vx0'), applied['actions']
+    route = routes(dev)['fd00:20::/64']
+    assert (route['gateway'], route['dev'], route['protocol']) == ('fd00:20::', 'vx0', '57') and 'onlink' in route['flags']
+
+
 def test_purge_removes_owned_and_keeps_foreign_routes(dev):
     sh('ip', '-n', dev, 'route', 'add', '10.7.0.0/24', 'via', '10.1.0.7', 'proto', 'static')
     sh('ip', '-n', dev, 'route', 'add', '10.8.0.0/24', 'via', '10.1.0.8', 'proto', '57')

@@ -21,6 +21,9 @@ NAMES = dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker
     # a peer the names do not cover keeps the option's own name
     (dict(node_ip='10.57.4.20', peers=['10.57.4.21', 'y']), NAMES, "peers[1]: 'y' is not a valid IP address"),
     (dict(node_ip='fd00::1', peers=[]), NAMES, "podnet_node_ip: 'fd00::1' is not an IPv4 address"),
+    (dict(node_ip='10.57.4.20', node_ip6='10.57.4.20', peers=[]), dict(NAMES, node_ip6='podnet_node_ip6'),
+     "podnet_node_ip6: '10.57.4.20' is not an IPv6 address"),
+    (dict(node_ip='10.57.4.20', node_ip6='fd57::x', peers=[]), {}, "node_ip6: 'fd57::x' is not a valid IP address"),
 ])
 def test_messages_use_the_given_names(params, names, expected):
     with pytest.raises(ValidationError) as err:
@@ -30,5 +33,9 @@ def test_messages_use_the_given_names(params, names, expected):
 
 def test_valid_input_keeps_the_names_for_the_reads():
     wanted = _node.validate(dict(node_ip='10.57.4.20', peers=['10.57.4.21'], names=NAMES))
-    assert wanted['names'] == dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker3: podnet_node_ip'])
-    assert _node.validate(dict(node_ip='10.57.4.20'))['names'] == dict(node_ip='node_ip', dev='dev', peers=[])
+    assert wanted['names'] == dict(node_ip='podnet_node_ip', node_ip6='node_ip6', dev='podnet_underlay_dev',
+                                   peers=['worker3: podnet_node_ip'])
+    assert _node.validate(dict(node_ip='10.57.4.20'))['names'] == dict(node_ip='node_ip', node_ip6='node_ip6', dev='dev', peers=[])
+    # a dual-stack underlay: the peers' IPv6 node addresses are tested for on-link beside the IPv4 ones
+    dual = _node.validate(dict(node_ip='10.57.4.20', node_ip6='fd57:4::20', peers=['10.57.4.21', 'fd57:4::21']))
+    assert [str(p) for p in dual['peers']] == ['10.57.4.21', 'fd57:4::21'] and str(dual['node_ip6']) == 'fd57:4::20'

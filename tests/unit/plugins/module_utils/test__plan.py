@@ -359,6 +359,19 @@ def test_bridge_layout_is_flannels():
     assert plan('vxlan')['bridge'] is None
 
 
+def test_cni_configuration_dual_stack_has_a_range_per_family():
+    p = plan('vxlan', members=DUAL, attach='bridge', cni=True, facts=dict(FACTS, cni_plugins=PLUGINS))
+    ipam = p['cni']['config']['plugins'][0]['ipam']
+    assert ipam['routes'] == [{'dst': '0.0.0.0/0'}, {'dst': '::/0'}]
+    assert len(ipam['ranges']) == 2 and ipam['ranges'][0][0]['subnet'] == '192.168.10.0/24'
+    # the VTEP (::), the gateway (::1) and the pod (::a) are never handed out; the range ends before the last address
+    assert ipam['ranges'][1] == [
+        {'subnet': 'fd00:10:244:10::/64', 'rangeStart': 'fd00:10:244:10::2', 'rangeEnd': 'fd00:10:244:10::9',
+         'gateway': 'fd00:10:244:10::1'},
+        {'subnet': 'fd00:10:244:10::/64', 'rangeStart': 'fd00:10:244:10::b', 'rangeEnd': 'fd00:10:244:10:ffff:ffff:ffff:fffe',
+         'gateway': 'fd00:10:244:10::1'}]
+
+
 def test_cni_configuration_never_hands_out_the_collections_addresses():
     facts = dict(FACTS, cni_plugins=PLUGINS)
     p = plan('vxlan', attach='bridge', cni=True, facts=facts, pods=[{'name': 'ns1'}, {'name': 'ns2', 'ip': '192.168.10.99'}])
@@ -432,6 +445,36 @@ def test_dual_stack_vxlan_over_the_ipv4_underlay():
     assert v4['sysctl'] == {'net.ipv4.ip_forward': '1'}
 
 
+DUAL6 = [
+    ('worker2', dict(DUAL[0][1], podnet_node_ip6='fd57:4::20')),
+    ('worker3', dict(DUAL[1][1], podnet_node_ip6='fd57:4::21')),
+]
+FACTS6 = dict(FACTS, onlink={'10.57.4.21': True, 'fd57:4::21': True}, underlay_network6='fd57:4::/64')
+
+
+def test_dual_stack_host_gw_over_the_ipv6_underlay():
+    """host-gw: a route to the peer's IPv6 pod range via its IPv6 node address, beside the IPv4 one."""
+    p = plan('host-gw', members=DUAL6, facts=FACTS6)
+    assert {'dst': 'fd00:10:244:11::/64', 'via': 'fd57:4::21', 'dev': 'eth0'} in p['routes']
+    assert {'dst': '192.168.11.0/24', 'via': '10.57.4.21', 'dev': 'eth0'} in p['routes']
+    assert p['peers'][0]['pod_ip6'] == 'fd00:10:244:11::a'
+    assert p['sysctl']['net.ipv6.conf.all.forwarding'] == '1'
+    # torn down: no IPv6 underlay needed, nothing routed
+    gone = plan('host-gw', members=DUAL, state='absent')
+    assert gone['routes'] == []
+
+
+def test_dual_stack_crosssubnet_direct_peers_via_ipv6_the_others_through_vxlan():
+    members = DUAL6 + [('worker4', dict(podnet_node_ip='10.57.5.20', podnet_pod_cidr='192.168.12.0/24',
+                                        podnet_pod_cidr6='fd00:10:244:12::/64', podnet_node_ip6='fd57:5::20'))]
+    facts = dict(FACTS6, underlay_network='10.57.4.0/24',
+                 onlink={'10.57.4.21': True, 'fd57:4::21': True, '10.57.5.20': False, 'fd57:5::20': False})
+    p = plan('crosssubnet', members=members, facts=facts)
+    assert {'dst': 'fd00:10:244:11::/64', 'via': 'fd57:4::21', 'dev': 'eth0'} in p['routes']
+    assert {'dst': 'fd00:10:244:12::/64', 'via': 'fd00:10:244:12::', 'dev': 'podnet.vxlan', 'onlink': True} in p['routes']
+    assert [n['ip'] for n in p['neighbors']] == ['192.168.12.0', 'fd00:10:244:12::']
+
+
 def test_dual_stack_bridge_layout():
     p = plan('vxlan', members=DUAL, attach='bridge')
     assert p['bridge']['address6'] == 'fd00:10:244:10::1/64'
@@ -445,7 +488,11 @@ def test_dual_stack_bridge_layout():
                               "IPv4 only; vxlan carries IPv6 pods"),
     (DUAL, dict(mode='crosssubnet', crosssubnet_encap='ipip'),
      "worker2: podnet_pod_cidr6 'fd00:10:244:10::/64' cannot be carried by mode crosssubnet"),
-    (DUAL, dict(mode='host-gw'), "worker2: podnet_pod_cidr6 'fd00:10:244:10::/64' is not routed by mode host-gw yet"),
+    (DUAL, dict(mode='host-gw'), "worker2: podnet_node_ip6 is not set, but podnet_mode 'host-gw' routes worker2's IPv6 "
+                                 "pods (podnet_pod_cidr6 fd00:10:244:10::/64) via its IPv6 node address"),
+    ([DUAL6[0], DUAL[1]], dict(mode='crosssubnet'), "worker3: podnet_node_ip6 is not set, but podnet_mode 'crosssubnet'"),
+    (DUAL6, dict(mode='host-gw', facts=dict(FACTS6, onlink={'10.57.4.21': True, 'fd57:4::21': False})),
+     "worker2: podnet_mode 'host-gw' cannot reach worker3 (podnet_node_ip6 fd57:4::21): it is not on-link"),
     ([DUAL[0], REF[1]], dict(mode='vxlan'), "worker3: podnet_pod_cidr6 None is not set, but worker2 has one"),
     ([DUAL[0], ('worker3', dict(DUAL[1][1], podnet_pod_cidr6='fd00:10:244:10:8000::/65'))], dict(mode='vxlan'),
      "worker3: podnet_pod_cidr6 'fd00:10:244:10:8000::/65' overlaps worker2's podnet_pod_cidr6 fd00:10:244:10::/64"),
@@ -466,6 +513,7 @@ def test_dual_stack_bridge_layout():
 ])
 def test_dual_stack_refusals_name_host_variable_and_value(members, settings, expected):
     mode = settings.pop('mode')
+    facts = settings.pop('facts', dict(FACTS, underlay_network='10.57.4.0/24'))
     with pytest.raises(_plan.PlanError) as err:
-        plan(mode, members=members, facts=dict(FACTS, underlay_network='10.57.4.0/24'), **settings)
+        plan(mode, members=members, facts=facts, **settings)
     assert str(err.value).startswith(expected), str(err.value)

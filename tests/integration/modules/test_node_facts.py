@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+"""openkube.podnet.node_facts against this machine's kernel, in a throwaway namespace set up with `ip`: which
+device holds the node addresses (IPv4, and IPv6 on a dual-stack underlay), and which peers the kernel reaches
+on-link in either family. Read-only: the namespace is compared before and after with `ip -j`."""
+
+from __future__ import annotations
+
+import pytest
+
+from kernel import ipj, run_module, sh
+
+
+@pytest.fixture
+def host(netns):
+    """eth0 (a veth) holds 10.57.4.20/24 and fd57:4::20/64; fd58::/64 and 10.58.0.0/24 are routed via gateways."""
+    ns = netns('nf')
+    sh('ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other')
+    for dev in ('eth0', 'other'):
+        sh('ip', '-n', ns, 'link', 'set', dev, 'up')
+    sh('ip', '-n', ns, 'addr', 'add', '10.57.4.20/24', 'dev', 'eth0')
+    sh('ip', '-n', ns, 'addr', 'add', 'fd57:4::20/64', 'dev', 'eth0', 'nodad')
+    sh('ip', '-n', ns, 'addr', 'add', 'fd59::1/64', 'dev', 'other', 'nodad')
+    sh('ip', '-n', ns, 'route', 'add', '10.58.0.0/24', 'via', '10.57.4.1')
+    sh('ip', '-n', ns, '-6', 'route', 'add', 'fd58::/64', 'via', 'fd57:4::1')
+    return ns
+
+
+def node_facts(ns, **args):
+    return run_module('node_facts', args, prefix=('ip', 'netns', 'exec', ns))
+
+
+def state(ns):
+    return (ipj(ns, 'addr', 'show'), ipj(ns, 'route', 'show', 'table', 'all'), ipj(ns, '-6', 'route', 'show', 'table', 'all'))
+
+
+def test_dual_stack_underlay_and_on_link_peers_in_both_families(host):
+    before = state(host)
+    got = node_facts(host, node_ip='10.57.4.20', node_ip6='fd57:4::20',
+                     peers=['10.57.4.21', '10.58.0.5', 'fd57:4::21', 'fd58::5', 'fd57:4:0:0::99'])
+    assert not got.get('failed'), got
+    assert (got['underlay_dev'], got['underlay_network'], got['underlay_network6']) == ('eth0', '10.57.4.0/24', 'fd57:4::/64')
+    assert got['onlink'] == {'10.57.4.21': True, '10.58.0.5': False, 'fd57:4::21': True, 'fd58::5': False,
+                             'fd57:4::99': True}, got['onlink']
+    assert state(host) == before
+    # IPv4 only: no IPv6 network in the result
+    assert 'underlay_network6' not in node_facts(host, node_ip='10.57.4.20')
+
+
+@pytest.mark.parametrize('args, expected', [
+    (dict(node_ip6='fd57:4::99', names=dict(node_ip6='podnet_node_ip6')),
+     "podnet_node_ip6: 'fd57:4::99' is not an address of any interface of this host (its IPv6 addresses: "),
+    (dict(node_ip6='fd59::1'), 'node_ip6: fd59::1 is on other, not on eth0, the device that holds node_ip'),
+    (dict(node_ip6='10.57.4.20'), "node_ip6: '10.57.4.20' is not an IPv6 address"),
+])
+def test_a_wrong_ipv6_node_address_is_named(host, args, expected):
+    got = node_facts(host, node_ip='10.57.4.20', **args)
+    assert got.get('failed') and got['msg'].startswith(expected), got
