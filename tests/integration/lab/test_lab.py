@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """The embedded lab (issue 3): build, rebuild without change, underlay, per-host namespaces,
-the connection plugin, teardown, the routed topology, N hosts, and the lab inside User-Mode Linux.
+the connection plugin, teardown, the routed topology (dual-stack underlay), N hosts. (Labs inside the
+second kernel are built by its suites: tests/integration/lifecycle/test_uml.py and the others.)
 
 The kernel's state is read with iproute2 inside the lab hosts (tests/lab.py), never through our
 code; traffic only flows between lab namespaces, never from the machine's own.
@@ -12,8 +13,6 @@ import json
 import os
 import subprocess
 import time
-
-import pytest
 
 import lab as labkit  # tests/lab.py
 
@@ -191,6 +190,13 @@ def test_routed_topology(lab_factory):
         assert 'ttl=63' in w2.run('ping -c1 -W2 10.57.5.20', check=True).stdout
         assert 'ttl=63' in w5.run('ping -c1 -W2 10.57.4.21', check=True).stdout
         assert w3.ping('10.57.5.21') and w4.ping('10.57.4.20')
+        # the IPv6 underlay beside the IPv4 one: default route via the router's fd57:4::1, forwarded across it
+        assert [(r['gateway'], r['dev']) for r in w2.ipj('-6', 'route', 'show', 'default')] == [('fd57:4::1', 'eth0')]
+        fwd6 = subprocess.run(['nsenter', '--net=' + router, 'cat', '/proc/sys/net/ipv6/conf/all/forwarding'],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert fwd6 == '1'
+        assert 'ttl=64' in w2.run('ping -6 -c1 -W2 fd57:4::21', check=True).stdout  # iputils prints the hop limit as ttl
+        assert 'ttl=63' in w2.run('ping -6 -c1 -W2 fd57:5::20', check=True).stdout
         # the router does not know the pod ranges: host-gw cannot work across it
         routes = subprocess.run(['nsenter', '--net=' + router, '--', 'ip', 'route', 'show'], capture_output=True, text=True, check=False).stdout
         assert '192.168.' not in routes
@@ -217,35 +223,3 @@ def test_scale_inventory_refuses_too_many_hosts():
     proc = subprocess.run([os.path.join(labkit.VENV_BIN, 'ansible-inventory'), '-i', 'inventories/lab-scale',
                            '--list'], capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert 'the scale lab has 1 to 240 hosts' in proc.stdout + proc.stderr
-
-
-# ------------------------------------------------------------------ User-Mode Linux
-UML_SCRIPT = r'''
-set -e
-export ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_NOCOLOR=1
-A=.venv/bin/ansible-playbook
-$A playbooks/lab.yml -e podnet_lab_name=uml >$TMPDIR/build.log || { cat $TMPDIR/build.log; exit 10; }
-W2="nsenter --net=/run/podnet/uml/worker2/net --mount=/run/podnet/uml/worker2/mnt --uts=/run/podnet/uml/worker2/uts --"
-echo "hostname=$($W2 hostname)"
-$W2 ping -c1 -W5 10.57.4.21 >/dev/null && echo "underlay ping ok"
-$W2 ip netns add ns1 && $W2 ip link add t0 type ipip local 10.57.4.20 && echo "ipip in worker2 ok"
-$W2 ip netns list
-$A playbooks/lab.yml -e podnet_lab_name=uml -e lab_state=absent >$TMPDIR/down.log || { cat $TMPDIR/down.log; exit 11; }
-grep -c podnet /proc/mounts || true
-ls /run/podnet 2>&1 || true
-echo done
-'''
-
-
-@pytest.mark.uml
-def test_lab_inside_user_mode_linux(uml):
-    result = uml(UML_SCRIPT, timeout=400)
-    print('\nlab inside User-Mode Linux: %.1f s' % result.seconds)
-    assert result.rc == 0, result.output
-    out = result.output
-    assert 'hostname=worker2' in out
-    assert 'underlay ping ok' in out
-    assert 'ipip in worker2 ok' in out
-    assert 'ns1' in out
-    assert "ls: cannot access '/run/podnet'" in out
-    assert out.rstrip().endswith('done')
