@@ -23,8 +23,11 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import time
+
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAB_ROOT = '/run/podnet'
@@ -279,3 +282,21 @@ def matrix_lines(proc):
     block = out[start:].split(']', 1)[0]
     return [line.strip().strip('",') for line in block.splitlines()
             if '|' in line or '"mode ' in line or 'not verified' in line]
+
+
+def inventory_copy(source, path, edit):
+    """A copy of the inventory folder ``source`` at ``path`` whose cluster hosts' variables (group podnet_nodes,
+    a dict of host -> variables) ``edit`` changed in place; returns ``path``."""
+    shutil.copytree(source, path)
+    with open(os.path.join(path, 'hosts.yml')) as f:
+        inv = yaml.safe_load(f)
+    edit(inv['podnet_lab']['children']['podnet_nodes']['hosts'])
+    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
+        yaml.safe_dump(inv, f)
+    return path
+
+
+def with_ipv6_pod_ranges(hosts):
+    """An edit for inventory_copy: an IPv6 pod range per host, fd00:10:244:<third octet of its IPv4 one>::/64."""
+    for hv in hosts.values():
+        hv['podnet_pod_cidr6'] = 'fd00:10:244:%s::/64' % hv['podnet_pod_cidr'].split('.')[2]

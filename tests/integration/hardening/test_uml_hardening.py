@@ -15,10 +15,9 @@ import shutil
 import tempfile
 import textwrap
 
-import yaml
 
 from hardening_kit import HERE, write_inventory
-from lab import REPO
+from lab import REPO, inventory_copy, with_ipv6_pod_ranges
 
 SCRIPT = textwrap.dedent('''\
     set -e
@@ -86,23 +85,11 @@ SCRIPT = textwrap.dedent('''\
 ''')
 
 
-def routed_dual_stack_inventory(path):
-    """inventories/lab-routed with an IPv6 pod range per host (fd00:10:244:<third octet>::/64), at ``path``."""
-    shutil.copytree(os.path.join(REPO, 'inventories', 'lab-routed'), path)
-    with open(os.path.join(path, 'hosts.yml')) as f:
-        inv = yaml.safe_load(f)
-    for hv in inv['podnet_lab']['children']['podnet_nodes']['hosts'].values():
-        hv['podnet_pod_cidr6'] = 'fd00:10:244:%s::/64' % hv['podnet_pod_cidr'].split('.')[2]
-    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
-        yaml.safe_dump(inv, f)
-    return path
-
-
 def test_ipip_hardening_under_uml(uml, capsys):
     inv = tempfile.mkdtemp(prefix='hardening-inv-', dir=os.path.join(REPO, '.tmp'))  # the guest's /tmp is its own
     try:
         write_inventory(inv)
-        inv6 = routed_dual_stack_inventory(inv + '-routed6')
+        inv6 = inventory_copy(os.path.join(REPO, 'inventories', 'lab-routed'), inv + '-routed6', with_ipv6_pod_ranges)
         result = uml(SCRIPT.format(repo=REPO, inv=inv, inv6=inv6, forge=os.path.join(HERE, 'forge.py')), timeout=1500,
                      mem='2G', modules=('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE',
                                         'ip6_tables', 'ip6table_filter', 'ip6table_nat'))

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import subprocess
 import time
 import uuid
 
 import pytest
-import yaml
 
 from dumps import assert_same, dump
-from lab import REPO, built_lab, matrix_lines, recap
+from lab import REPO, built_lab, inventory_copy, matrix_lines, recap, with_ipv6_pod_ranges
 
 
 def changed(proc):
@@ -41,16 +39,9 @@ def lab():
 
 
 def _inventory(lab, tmp_path, edit):
-    """A copy of the lab's inventory whose hosts' variables ``edit`` changed in place; returns a lab object for it."""
-    path = os.path.join(str(tmp_path), 'inventory')
-    shutil.copytree(lab.inventory, path)
-    with open(os.path.join(path, 'hosts.yml')) as f:
-        inv = yaml.safe_load(f)
-    edit(inv['podnet_lab']['children']['podnet_nodes']['hosts'])
-    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
-        yaml.safe_dump(inv, f)
+    """The same lab with a copy of its inventory whose hosts' variables ``edit`` changed in place."""
     other = copy.copy(lab)
-    other.inventory = path
+    other.inventory = inventory_copy(lab.inventory, os.path.join(str(tmp_path), 'inventory'), edit)
     return other
 
 
@@ -180,14 +171,8 @@ def test_crosssubnet_routes_ipv6_pods_directly_or_through_vxlan(tmp_path, capsys
     """The routed lab (two subnets, a router, a dual-stack underlay) with an IPv6 pod range per host: crosssubnet
     routes the same-subnet peer's IPv6 pods via its IPv6 node address and carries the other subnet's through vxlan
     over IPv4; verify's two matrices say so for every pair."""
-    path = os.path.join(str(tmp_path), 'routed')
-    shutil.copytree(os.path.join(REPO, 'inventories', 'lab-routed'), path)
-    with open(os.path.join(path, 'hosts.yml')) as f:
-        inv = yaml.safe_load(f)
-    for hv in inv['podnet_lab']['children']['podnet_nodes']['hosts'].values():
-        hv['podnet_pod_cidr6'] = 'fd00:10:244:%s::/64' % hv['podnet_pod_cidr'].split('.')[2]
-    with open(os.path.join(path, 'hosts.yml'), 'w') as f:
-        yaml.safe_dump(inv, f)
+    path = inventory_copy(os.path.join(REPO, 'inventories', 'lab-routed'), os.path.join(str(tmp_path), 'routed'),
+                          with_ipv6_pod_ranges)
     with built_lab(path, name='dsr-' + uuid.uuid4().hex[:4]) as lab:
         run = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
         assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
