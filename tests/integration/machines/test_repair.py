@@ -123,6 +123,10 @@ def test_the_host_repairs_itself(machines, capsys):
            'echo "{not json" | sudo tee /var/lib/podnet/applied.json >/dev/null && '
            'sudo ip route del 192.168.10.0/24 proto 57')
     failed = w3.run('sudo systemctl start podnet-apply.service; echo rc=$?', check=False)
+    if 'status=219/CGROUP' in journal(w3).split('refused:')[-1][-600:]:
+        # The machine's systemd could not set up the unit's cgroup ("Failed to kill control group ...
+        # Input/output error", then status 219/CGROUP: seen once in CI, the runner never started): start it again.
+        failed = w3.run('sudo systemctl start podnet-apply.service; echo rc=$?', check=False)
     assert 'rc=0' not in failed, failed
     assert '192.168.10.0/24' not in [r['dst'] for r in w3.ipj('route', 'show', 'proto', '57')]
     refused = journal(w3)

@@ -10,8 +10,10 @@ host, and an IPv6 underlay, fd57:4::/64, beside the IPv4 one).
 2. host-gw: the route to the peer's IPv6 pod range via its IPv6 node address; the IPv6 pod packets on the wire
    as they are (IPv6 over the IPv6 underlay); verify's matrices; a rerun changes nothing; without a peer's
    podnet_node_ip6 host-gw is refused before any change; back to vxlan, the kernel is as after step 1.
-3. Back to IPv4 only (the inventory without the IPv6 ranges): no IPv6 address, route or neighbour of the
-   collection is left, and IPv6 forwarding has its old value again.
+3. Back to IPv4 only (the inventory without the IPv6 ranges): no IPv6 address, route, neighbour or ip6tables
+   chain of the collection is left, and IPv6 forwarding has its old value again.
+4. crosssubnet on a copy of the routed lab with IPv6 pod ranges: the same-subnet peer's IPv6 pods via its IPv6
+   node address, the other subnet's through vxlan over IPv4; verify's two matrices; a rerun changes nothing.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def test_back_to_ipv4_only_leaves_no_ipv6(lab, tmp_path):
         out = host.ns_run('ns1', ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0'], check=True).stdout
         assert 'fd00' not in out, out
         assert host.run(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'], check=True).stdout.strip() == '0'
+        assert 'PODNET' not in host.run(['ip6tables-save'], check=True).stdout  # the IPv6 chains went with purge
     assert lab.hosts['worker2'].ns_run('ns1', ['ping', '-c', '2', '-W', '2', '-q', '192.168.11.10']).returncode == 0
     again = v4.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert set(changed(again).values()) == {0}, again.stdout[-3000:]
