@@ -36,8 +36,10 @@ import shutil
 import signal
 import subprocess
 import time
+from socket import AF_INET, AF_INET6
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils._address import IFA_F_NODAD
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     IFF_UP,
@@ -52,9 +54,6 @@ LAB_ROOT = '/run/podnet'
 NS_KINDS = ('net', 'mnt', 'uts')
 SWITCH = '_switch'
 ROUTER = '_router'
-AF_INET = 2
-AF_INET6 = 10
-IFA_F_NODAD = 0x02  # an IPv6 address usable at once, without duplicate address detection
 
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
 _SEGMENT_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,10}$')
