@@ -588,29 +588,26 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     nothing: the kernel drops packets from the wire whose source is a local address (martians).
     """
     chains = []
-    dual = me.get('pod_cidr6') is not None
+    # (the chain's family key, the host's pod range, the cluster's pod prefixes, multicast) per family of pods;
+    # IPv4 chains carry no family key (4 is the firewall module's default)
+    families = [({}, me['pod_cidr'], 'pod', 'pod_cidr', MULTICAST)]
+    if me.get('pod_cidr6') is not None:
+        families.append(({'family': 6}, me['pod_cidr6'], 'pod6', 'pod_cidr6', MULTICAST6))
     if settings['forward_accept']:
-        chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', rules=[
-            '-s %s -j ACCEPT' % me['pod_cidr'], '-d %s -j ACCEPT' % me['pod_cidr']]))
-        if dual:
-            chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', family=6, rules=[
-                '-s %s -j ACCEPT' % me['pod_cidr6'], '-d %s -j ACCEPT' % me['pod_cidr6']]))
+        for family, own, _cached, _key, _multicast in families:
+            chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', rules=[
+                '-s %s -j ACCEPT' % own, '-d %s -j ACCEPT' % own], **family))
     if settings['encap_filter'] and ENCAPS[encap].firewall_match:
         match = ENCAPS[encap].firewall_match(settings)
         node_prefixes = (prefixes['node'] if peers else []) if prefixes else peer_prefixes(me, peers)
         rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in node_prefixes]
         chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match]))
     if settings['masquerade']:
-        own = me['pod_cidr']
-        rules = ['-s %s -d %s -j RETURN' % (own, prefix) for prefix in (prefixes['pod'] if prefixes else pod_prefixes(me, peers))]
-        chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', rules=rules + [
-            '-s %s -d %s -j RETURN' % (own, MULTICAST), '-s %s -j MASQUERADE' % own]))
-        if dual:
-            own6 = me['pod_cidr6']
-            pods6 = prefixes['pod6'] if prefixes and 'pod6' in prefixes else pod_prefixes(me, peers, 'pod_cidr6')
-            chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', family=6, rules=[
-                '-s %s -d %s -j RETURN' % (own6, prefix) for prefix in pods6] + [
-                '-s %s -d %s -j RETURN' % (own6, MULTICAST6), '-s %s -j MASQUERADE' % own6]))
+        for family, own, cached, key, multicast in families:
+            pods = prefixes[cached] if prefixes and cached in prefixes else pod_prefixes(me, peers, key)
+            rules = ['-s %s -d %s -j RETURN' % (own, prefix) for prefix in pods]
+            chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', rules=rules + [
+                '-s %s -d %s -j RETURN' % (own, multicast), '-s %s -j MASQUERADE' % own], **family))
     return dict(chains=chains, purge=True, iptables=settings['iptables'])
 
 
