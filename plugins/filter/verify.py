@@ -41,12 +41,23 @@ def deployed_plan(slurped, host, path, mode=''):
     return dict(plan=plan, problem=None)
 
 
-def expected_encap(plan, dst):
-    """How ``plan``'s host reaches peer ``dst``: 'none', 'ipip' or 'vxlan' (per peer in crosssubnet)."""
+def expected_encap(plan, dst, key='ip'):
+    """How ``plan``'s host reaches peer ``dst``'s pods at their address ``key`` (ip, or ip6): 'none', 'ipip', 'vxlan'
+    (per peer in crosssubnet), or for the IPv6 pods 'vxlan6' (podnet_vxlan_underlay ipv6)."""
     for peer in plan.get('peers', []):
-        if peer['name'] == dst and peer.get('encap'):
-            return peer['encap']
+        if peer['name'] == dst:
+            if key == 'ip6' and peer.get('encap6'):
+                return peer['encap6']
+            if peer.get('encap'):
+                return peer['encap']
     return MODE_ENCAP.get(plan['mode']) or plan.get('encap')
+
+
+def _underlay_family(encap, key):
+    """The family of the outer header the pods' packets at ``key`` show on the wire: 'IPv6' or 'IPv4'."""
+    if ENCAPS[encap].family == 6 or (encap == 'none' and key == 'ip6'):
+        return 'IPv6'
+    return 'IPv4'
 
 
 def _cell(src, dst, src_vars, dst_vars, key='ip'):
@@ -64,7 +75,9 @@ def _cell(src, dst, src_vars, dst_vars, key='ip'):
                 answered = True
     seen = [p for p in (dst_vars.get('__podnet_capture') or {}).get('packets', [])
             if p.get('inner_src') == src_ip and p.get('inner_dst') == dst_ip]
-    want = expected_encap(plan, dst)
+    want = expected_encap(plan, dst, key)
+    want_family = _underlay_family(want, key)
+    want = ENCAPS[want].seen_as or want  # the name the capture gives it (vxlan6: vxlan)
     problems = []
     encap = sorted(set(p['encap'] for p in seen))
     text = '/'.join(encap) or 'nothing captured'
@@ -77,8 +90,12 @@ def _cell(src, dst, src_vars, dst_vars, key='ip'):
                             % (vnis, ports, plan['vxlan_vni'], plan['vxlan_port']))
     elif len(encap) == 1 and encap[0] in ENCAPS:
         text = ENCAPS[encap[0]].wire
+    families = sorted(set('IPv6' if ':' in p['outer_src'] else 'IPv4' for p in seen))
     if key == 'ip6' and seen:  # the IPv6 matrix says which underlay family carried the IPv6 pods
-        text += ' over %s' % '/'.join(sorted(set('IPv6' if ':' in p['outer_src'] else 'IPv4' for p in seen)))
+        text += ' over %s' % '/'.join(families)
+    if seen and families != [want_family]:
+        problems.append('on %s\'s underlay %s -> %s travelled over %s, expected over %s'
+                        % (dst, src_ip, dst_ip, '/'.join(families), want_family))
     if not answered:
         problems.append('no reply from %s (%s) to %s (%s)' % (dst, dst_ip, src, src_ip))
     if encap != [want]:

@@ -140,10 +140,11 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
             addresses = _present(device.pop('address'), device.pop('address6', None))
             add(mode_role, ENCAPS[name].device_module, device)
             add(mode_role, 'address', dict(dev=device['name'], addresses=addresses, purge=True))
+            neighbors, fdb = ENCAPS[name].entries  # the plan's keys of this device's entries
             if ENCAPS[name].neighbor:
-                add(mode_role, 'neighbor', dict(dev=device['name'], neighbors=plan['neighbors'], purge=True))
+                add(mode_role, 'neighbor', dict(dev=device['name'], neighbors=plan[neighbors], purge=True))
             if ENCAPS[name].fdb:
-                add(mode_role, 'fdb', dict(dev=device['name'], entries=plan['fdb'], purge=True))
+                add(mode_role, 'fdb', dict(dev=device['name'], entries=plan[fdb], purge=True))
         add(mode_role, 'route', dict(routes=plan['routes'], purge=True))
         if plan.get('firewall'):
             add(mode_role, 'firewall', dict(plan['firewall']))

@@ -14,11 +14,13 @@ Adding an encapsulation is one entry here (plus the module for its device, and i
 (_plan.py), the converge (_converge.py), the cleanup of the other encapsulations' devices and verify
 read this table. ``MODE_ENCAP`` maps each mode to its encapsulation; crosssubnet chooses per peer
 (``none`` for the peers on the host's own underlay prefix, ``podnet_crosssubnet_encap`` for the others).
+IPv6 pods travel the way of their IPv4 twins, with one choice: ``podnet_vxlan_underlay ipv6`` carries them in
+``vxlan6``, a second vxlan device over the IPv6 underlay, instead of through the vxlan device over IPv4.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 Settings = Dict[str, Any]
 Node = Dict[str, Any]
@@ -48,6 +50,12 @@ class Encap(NamedTuple):
     #: the route to a peer's IPv6 pod range and the permanent neighbour of its IPv6 VTEP address
     route6: Optional[Callable[[Node, str], Dict[str, Any]]] = None
     neighbor6: Optional[Callable[[Node], Dict[str, Any]]] = None
+    #: the address family of the underlay it travels over, which is also the one family of pods it carries when 6
+    family: int = 4
+    #: the plan's keys of its permanent neighbour and FDB entries (one pair per device)
+    entries: Tuple[str, str] = ('neighbors', 'fdb')
+    #: how the capture names its packets on the wire, when not by this entry's name
+    seen_as: Optional[str] = None
 
 
 def _ipip_device(me, settings, underlay, mtu):  # pylint: disable=unused-argument
@@ -63,6 +71,14 @@ def _vxlan_device(me, settings, underlay, mtu):
     return dict(name=settings['vxlan_dev'], vni=settings['vxlan_vni'], port=settings['vxlan_port'],
                 local=me['node_ip'], dev=underlay, mac=me['vtep_mac'], mtu=mtu, learning=False,
                 address='%s/32' % me['vtep_ip'])
+
+
+def _vxlan6_device(me, settings, underlay, mtu):
+    # flannel's second device (flannel-v6.1): the IPv6 underlay, the same VNI and port (the kernel tells the two
+    # devices apart by the family of their local address), a MAC of its own; only the IPv6 VTEP address
+    return dict(name=settings['vxlan6_dev'], vni=settings['vxlan_vni'], port=settings['vxlan_port'],
+                local=me['node_ip6'], dev=underlay, mac=me['vtep_mac6'], mtu=mtu, learning=False,
+                address=None, address6='%s/128' % me['vtep_ip6'])
 
 
 ENCAPS = {
@@ -87,15 +103,27 @@ ENCAPS = {
         route6=lambda peer, dev: dict(dst=peer['pod_cidr6'], via=peer['vtep_ip6'], dev=dev, onlink=True),
         neighbor6=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac']),
     ),
+    # IPv6 pods over the IPv6 underlay (podnet_vxlan_underlay ipv6): outer IPv6 40 + UDP 8 + VXLAN 8 + Ethernet 14
+    'vxlan6': Encap(
+        name='vxlan6', overhead=70, role='vxlan', wire='vxlan', family=6, entries=('neighbors6', 'fdb6'),
+        seen_as='vxlan', device_setting='vxlan6_dev', device_module='vxlan', device=_vxlan6_device,
+        route=lambda peer, dev: dict(dst=peer['pod_cidr6'], via=peer['vtep_ip6'], dev=dev, onlink=True),
+        neighbor=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac6']),
+        fdb=lambda peer: dict(mac=peer['vtep_mac6'], dst=peer['node_ip6']),
+        firewall_match=lambda settings: '-p udp -m udp --dport %d' % settings['vxlan_port'],
+    ),
 }
 
 #: the encapsulation of each mode; crosssubnet: per peer (see the module's docstring)
 MODE_ENCAP = {'host-gw': 'none', 'ipip': 'ipip', 'vxlan': 'vxlan', 'crosssubnet': None}
 MODES = tuple(MODE_ENCAP)
-#: the encapsulations crosssubnet can use for the peers off the host's own underlay prefix
-CROSSSUBNET_ENCAPS = tuple(name for name, encap in ENCAPS.items() if encap.device_setting)
 #: the encapsulations that have a device
-DEVICE_ENCAPS = CROSSSUBNET_ENCAPS
+DEVICE_ENCAPS = tuple(name for name, encap in ENCAPS.items() if encap.device_setting)
+#: the encapsulations crosssubnet can use for the peers off the host's own underlay prefix (over the IPv4 underlay;
+#: vxlan6 joins vxlan for the IPv6 pods with podnet_vxlan_underlay ipv6)
+CROSSSUBNET_ENCAPS = tuple(name for name in DEVICE_ENCAPS if ENCAPS[name].family == 4)
+#: podnet_vxlan_underlay: the encapsulation of the IPv6 pods that vxlan carries
+VXLAN_UNDERLAYS = {'ipv4': 'vxlan', 'ipv6': 'vxlan6'}
 
 
 def mode_encap(mode: str, settings: Settings) -> str:
@@ -103,7 +131,8 @@ def mode_encap(mode: str, settings: Settings) -> str:
     return MODE_ENCAP.get(mode) or settings['crosssubnet_encap']
 
 
-def devices_not_wanted(encap: str, settings: Settings, everything: bool = False) -> Dict[str, List[str]]:
-    """For each encapsulation with a device: the device names to remove (all of them with ``everything``)."""
-    return dict((name, [] if name == encap and not everything else [settings[ENCAPS[name].device_setting]])
+def devices_not_wanted(encaps: Sequence[str], settings: Settings, everything: bool = False) -> Dict[str, List[str]]:
+    """For each encapsulation with a device: the device names to remove, unless it is one of ``encaps`` (all of them
+    with ``everything``)."""
+    return dict((name, [] if name in encaps and not everything else [settings[ENCAPS[name].device_setting]])
                 for name in DEVICE_ENCAPS)

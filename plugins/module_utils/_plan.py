@@ -14,6 +14,8 @@ roles hand to the modules, one call per table:
                 wants goes back to its value from before, see the sysctl module's ledger)
     routes      the host's whole table of owned routes (pods + peers), for purge
     ipip/vxlan  the tunnel device of the mode (None otherwise)
+    vxlan6      the vxlan device over the IPv6 underlay for the IPv6 pods (podnet_vxlan_underlay ipv6; None otherwise),
+                with its entries neighbors6 and fdb6, and encap6 (here and per peer): how the IPv6 pods travel
     device_sysctl  per-device settings of the tunnel device (rp_filter), set once it exists
     neighbors   vxlan: permanent neighbour entries, one per tunnelled peer
     fdb         vxlan: FDB entries, one per tunnelled peer
@@ -46,7 +48,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import (
-    CROSSSUBNET_ENCAPS, ENCAPS, MODES, devices_not_wanted, mode_encap)
+    CROSSSUBNET_ENCAPS, DEVICE_ENCAPS, ENCAPS, MODES, VXLAN_UNDERLAYS, devices_not_wanted, mode_encap)
 
 T = TypeVar('T')
 
@@ -67,6 +69,8 @@ DEFAULTS = dict(
     mode='vxlan',
     state='present',
     vxlan_dev='podnet.vxlan',
+    vxlan6_dev='podnet.vxlan6',
+    vxlan_underlay='ipv4',
     vxlan_vni=1,
     vxlan_port=v.VXLAN_DEFAULT_PORT,
     ipip_dev='podnet.ipip',
@@ -133,8 +137,15 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
         _host_fail(host, 'podnet_state', s['state'], 'must be present or absent')
     s['vxlan_dev'] = _check(host, 'podnet_vxlan_dev', v.ifname, s['vxlan_dev'])
     s['ipip_dev'] = _check(host, 'podnet_ipip_dev', v.ifname, s['ipip_dev'])
+    s['vxlan6_dev'] = _check(host, 'podnet_vxlan6_dev', v.ifname, s['vxlan6_dev'])
     if s['vxlan_dev'] == s['ipip_dev']:
         _host_fail(host, 'podnet_vxlan_dev', s['vxlan_dev'], 'is also podnet_ipip_dev; the devices need two names')
+    if s['vxlan6_dev'] in (s['vxlan_dev'], s['ipip_dev']):
+        _host_fail(host, 'podnet_vxlan6_dev', s['vxlan6_dev'], 'is also the name of another tunnel device '
+                   '(podnet_vxlan_dev, podnet_ipip_dev); the devices need names of their own')
+    if s['vxlan_underlay'] not in VXLAN_UNDERLAYS:
+        _host_fail(host, 'podnet_vxlan_underlay', s['vxlan_underlay'], 'is not an underlay family for the IPv6 pods '
+                   'that vxlan carries: choose one of %s' % ', '.join(VXLAN_UNDERLAYS))
     s['vxlan_vni'] = _check(host, 'podnet_vxlan_vni', v.vni, s['vxlan_vni'])
     s['vxlan_port'] = _check(host, 'podnet_vxlan_port', v.port, s['vxlan_port'])
     # 0 (the role's default) or None: the underlay's MTU minus the encapsulation
@@ -148,9 +159,9 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if s['attach'] not in ATTACH:
         _host_fail(host, 'podnet_attach', s['attach'], 'is not a way to attach pods: choose one of %s' % ', '.join(ATTACH))
     s['bridge_dev'] = _check(host, 'podnet_bridge_dev', v.ifname, s['bridge_dev'])
-    if s['bridge_dev'] in (s['vxlan_dev'], s['ipip_dev']):
+    if s['bridge_dev'] in (s['vxlan_dev'], s['ipip_dev'], s['vxlan6_dev']):
         _host_fail(host, 'podnet_bridge_dev', s['bridge_dev'], 'is also the name of a tunnel device (podnet_vxlan_dev, '
-                   'podnet_ipip_dev)')
+                   'podnet_ipip_dev, podnet_vxlan6_dev)')
     s['cni_dir'] = _check(host, 'podnet_cni_dir', v.state_dir, s['cni_dir'])
     if not isinstance(s['cni_file'], str) or '/' in s['cni_file'] or not s['cni_file'].endswith('.conflist'):
         _host_fail(host, 'podnet_cni_file', s['cni_file'], 'must be a file name ending in .conflist (no folder)')
@@ -204,7 +215,7 @@ def normalise_node(host: str, hostvars: Dict[str, Any]) -> Dict[str, Any]:
         ip6 = _check(host, 'podnet_node_ip6', v.ip_address, hostvars['podnet_node_ip6'], 6)
         if node.get('_net6') is not None and ip6 in node['_net6']:
             _host_fail(host, 'podnet_pod_cidr6', node['pod_cidr6'], 'contains the node IP %s (podnet_node_ip6)' % ip6)
-        node.update(node_ip6=str(ip6), _ip6=ip6)
+        node.update(node_ip6=str(ip6), vtep_mac6=stable_mac('vtep6', ip6), _ip6=ip6)
     return node
 
 
@@ -350,19 +361,32 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     # the encapsulation of the tunnel the mode uses ('none' for host-gw): _encap.py's table
     encap = mode_encap(mode, settings)
     table = ENCAPS[encap]
-    overhead = table.overhead
-    mtu = settings['mtu'] or underlay_mtu - overhead
-    if mtu > underlay_mtu - overhead:
-        _host_fail(host, 'podnet_mtu', mtu, 'is too large for %s over %s (MTU %d): at most %d'
-                   % (mode, underlay, underlay_mtu, underlay_mtu - overhead))
-    if mtu < 576:
-        _host_fail(host, 'podnet_mtu', mtu, 'is too small: the underlay MTU %d leaves less than 576 bytes for %s'
-                   % (underlay_mtu, mode))
-
     dual = me.get('_net6') is not None
     if dual and encap == 'ipip':
         _host_fail(host, 'podnet_pod_cidr6', me['pod_cidr6'], "cannot be carried by mode %s: ipip carries IPv4 only; "
-                   "vxlan carries IPv6 pods (over the IPv4 underlay)" % mode)
+                   "vxlan carries IPv6 pods (over the IPv4 underlay, or the IPv6 one with podnet_vxlan_underlay ipv6)" % mode)
+    # the encapsulation of the tunnelled peers' IPv6 pods: the same as the IPv4 pods', or vxlan6 over the IPv6 underlay
+    # (state absent removes every device anyway)
+    encap6 = encap
+    if encap == 'vxlan' and dual and settings['state'] == 'present':
+        encap6 = VXLAN_UNDERLAYS[settings['vxlan_underlay']]
+    if encap6 != encap:
+        for node in [me] + peers:
+            if node.get('node_ip6') is None:
+                raise PlanError("%s: podnet_node_ip6 is not set, but podnet_vxlan_underlay 'ipv6' carries %s's IPv6 pods "
+                                "(podnet_pod_cidr6 %s) over the IPv6 underlay: set podnet_node_ip6 on every host, or "
+                                "leave podnet_vxlan_underlay ipv4 (one vxlan device over IPv4 for both families)"
+                                % (node['name'], node['name'], node['pod_cidr6']))
+    overhead = max(table.overhead, ENCAPS[encap6].overhead)
+    what = mode if encap6 == encap else '%s with IPv6 pods over the IPv6 underlay' % mode
+    mtu = settings['mtu'] or underlay_mtu - overhead
+    if mtu > underlay_mtu - overhead:
+        _host_fail(host, 'podnet_mtu', mtu, 'is too large for %s over %s (MTU %d): at most %d'
+                   % (what, underlay, underlay_mtu, underlay_mtu - overhead))
+    if mtu < 576:
+        _host_fail(host, 'podnet_mtu', mtu, 'is too small: the underlay MTU %d leaves less than 576 bytes for %s'
+                   % (underlay_mtu, what))
+
     # host-gw and crosssubnet route a peer's IPv6 pods via its IPv6 node address (the IPv6 underlay)
     routes6_direct = dual and mode in ('host-gw', 'crosssubnet') and settings['state'] == 'present'
     if routes6_direct:
@@ -407,7 +431,7 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
 
     pods = _pods(host, me, settings, mtu)
     if settings['state'] == 'present':
-        _refuse_clashes(host, me, settings, encap, pods, facts.get('links'))
+        _refuse_clashes(host, me, settings, (encap, encap6), pods, facts.get('links'))
     # routed: a /32 (/128) route to each pod through its veth; bridge: the bridge's address makes the range's route
     routes = [dict(dst=p['address'], dev=p['host_dev'], scope='link') for p in pods if settings['attach'] == 'routed']
     routes += [dict(dst=p['address6'], dev=p['host_dev']) for p in pods
@@ -458,7 +482,7 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                     **({'pod_ip6': str(p['_net6'].network_address + POD_IP_OFFSET)} if dual else {}))
                for p in peers],
     )
-    plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)  # ipip, vxlan: the device of each
+    plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)  # ipip, vxlan, vxlan6: the device of each
     routes += [dict(dst=p['pod_cidr'], via=p['node_ip'], dev=underlay) for p in direct_peers]
     if routes6_direct:
         routes += [dict(dst=p['pod_cidr6'], via=p['node_ip6'], dev=underlay) for p in direct_peers]
@@ -470,12 +494,22 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         routes += [table.route(p, tunnel_dev) for p in tunnelled]
         if table.neighbor:
             plan['neighbors'] = [table.neighbor(p) for p in tunnelled]
-        if dual and table.route6:  # IPv6 pods through the same device, over the IPv4 underlay
+        if dual and table.route6 and encap6 == encap:  # IPv6 pods through the same device, over the IPv4 underlay
             device['address6'] = '%s/128' % me['vtep_ip6']
             routes += [table.route6(p, tunnel_dev) for p in tunnelled]
             plan['neighbors'] += [table.neighbor6(p) for p in tunnelled]
         if table.fdb:
             plan['fdb'] = [table.fdb(p) for p in tunnelled]
+    if encap6 != encap:  # IPv6 pods through a device of their own over the IPv6 underlay (vxlan6)
+        table6 = ENCAPS[encap6]
+        device6 = plan[encap6] = table6.device(me, settings, underlay, mtu)
+        routes += [table6.route(p, device6['name']) for p in tunnelled]
+        neighbors_key, fdb_key = table6.entries
+        plan[neighbors_key] = [table6.neighbor(p) for p in tunnelled]
+        plan[fdb_key] = [table6.fdb(p) for p in tunnelled]
+        plan['encap6'] = encap6
+        for peer in plan['peers']:
+            peer['encap6'] = encap6 if peer['encap'] != 'none' else 'none'
     if tunnel_dev:
         # Loose reverse-path filtering (2) on the tunnel device and the underlay device, the two
         # interfaces where tunnel traffic arrives asymmetrically; the kernel uses the larger of
@@ -488,12 +522,12 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         # Written with '/' separators: device names contain dots.
         plan['device_sysctl'] = dict(('net/ipv4/conf/%s/rp_filter' % dev, TUNNEL_RP_FILTER)
                                      for dev in (tunnel_dev, underlay))
-    plan['firewall'] = _firewall(me, peers, settings, encap, prefixes)
-    plan['absent_devices'] = devices_not_wanted(encap, settings)
+    plan['firewall'] = _firewall(me, peers, settings, encap, prefixes, encap6)
+    plan['absent_devices'] = devices_not_wanted((encap, encap6), settings)
     if settings['state'] == 'absent':
         plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={},
                     firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
-                    absent_devices=devices_not_wanted(encap, settings, everything=True))
+                    absent_devices=devices_not_wanted((encap, encap6), settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
     return plan
 
@@ -522,19 +556,22 @@ def _absent_pods(pods: List[Dict[str, Any]], recorded: Optional[List[Dict[str, A
     return absent
 
 
-def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], encap: str, pods: List[Dict[str, Any]],
-                    links: Optional[Dict[str, Dict[str, Any]]]) -> None:
+def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], encaps: Sequence[str],
+                    pods: List[Dict[str, Any]], links: Optional[Dict[str, Dict[str, Any]]]) -> None:
     """Refuse names, VNIs and ports that a device the collection does not own already uses.
 
+    ``encaps``: the encapsulations of the plan (of the IPv4 pods, then of the IPv6 pods).
     ``links`` is node_facts' table of the host's links ({name: {kind, vni, port, local, remote}});
     None when it was not read (then the kernel refuses at creation time instead).
     """
     if not links:
         return
+    encap = encaps[0]
     wanted = []
-    if ENCAPS[encap].device_setting:
-        setting = ENCAPS[encap].device_setting
-        wanted.append(('podnet_' + setting, settings[setting], encap))
+    for name in sorted(set(encaps)):
+        setting = ENCAPS[name].device_setting
+        if setting:
+            wanted.append(('podnet_' + setting, settings[setting], ENCAPS[name].device_module))
     wanted += [('podnet_pods[%d].host_dev' % i, pod['host_dev'], 'veth') for i, pod in enumerate(pods)]
     for var, name, kind in wanted:
         have = links.get(name)
@@ -543,8 +580,10 @@ def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], enc
                        'collection does not own and will not replace; choose another name'
                        % (have.get('kind') or 'physical'))
     if encap == 'vxlan':
+        # the collection's own vxlan devices, wanted or about to be removed (the cleanup of the other underlay's)
+        ours = set(settings[ENCAPS[name].device_setting] for name in DEVICE_ENCAPS if ENCAPS[name].device_module == 'vxlan')
         for name, have in sorted(links.items()):
-            if have.get('kind') != 'vxlan' or name == settings['vxlan_dev'] or have.get('port') != settings['vxlan_port']:
+            if have.get('kind') != 'vxlan' or name in ours or have.get('port') != settings['vxlan_port']:
                 continue
             if have.get('vni') == settings['vxlan_vni']:
                 _host_fail(host, 'podnet_vxlan_vni', settings['vxlan_vni'],
@@ -566,7 +605,7 @@ def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], enc
 
 
 def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[str, Any], encap: str,
-              prefixes: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+              prefixes: Optional[Dict[str, List[str]]] = None, encap6: Optional[str] = None) -> Dict[str, Any]:
     """The collection's own iptables chains (module openkube.podnet.firewall).
 
     PODNET-FORWARD (jumped to from FORWARD) accepts traffic from and to this host's pods, so that a
@@ -578,8 +617,8 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     the underlay: flannel's --ip-masq, Calico's natOutgoing. Pod to pod is never masqueraded.
     Chains that are not wanted are removed (purge), and state absent removes them all.
     In a dual-stack cluster PODNET-FORWARD and PODNET-POSTROUTING have IPv6 twins (ip6tables, family 6) for the
-    IPv6 pod range; PODNET-INPUT has none, since no encapsulation travels over IPv6 (vxlan carries the IPv6 pods
-    over the IPv4 underlay, host-gw encapsulates nothing).
+    IPv6 pod range. PODNET-INPUT has one only when an encapsulation travels over the IPv6 underlay (``encap6``
+    vxlan6, podnet_vxlan_underlay ipv6): it admits that from the peers' IPv6 node addresses only.
 
     The peers' addresses are given as the fewest prefixes that cover exactly them and this host's own
     node IP (``peer_prefixes``): iptables tries the rules one by one, and with one rule per peer the
@@ -597,11 +636,19 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
         for family, own, _cached, _key, _multicast in families:
             chains.append(dict(name=FORWARD_CHAIN, hook='FORWARD', rules=[
                 '-s %s -j ACCEPT' % own, '-d %s -j ACCEPT' % own], **family))
-    if settings['encap_filter'] and ENCAPS[encap].firewall_match:
-        match = ENCAPS[encap].firewall_match(settings)
-        node_prefixes = (prefixes['node'] if peers else []) if prefixes else peer_prefixes(me, peers)
+    # (the chain's family key, the encapsulation, the cluster's node prefixes, the node address) per underlay family
+    underlays = [({}, encap, 'node', 'node_ip')]
+    if encap6 not in (None, encap):
+        underlays.append(({'family': 6}, encap6, 'node6', 'node_ip6'))
+    for family, name, cached, key in underlays:
+        if not settings['encap_filter'] or not ENCAPS[name].firewall_match:
+            continue
+        match = ENCAPS[name].firewall_match(settings)
+        cached_prefixes = prefixes[cached] if prefixes and cached in prefixes else None
+        node_prefixes = ((cached_prefixes if peers else []) if cached_prefixes is not None
+                         else peer_prefixes(me, peers, key))
         rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in node_prefixes]
-        chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match]))
+        chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match], **family))
     if settings['masquerade']:
         for family, own, cached, key, multicast in families:
             pods = prefixes[cached] if prefixes and cached in prefixes else pod_prefixes(me, peers, key)
@@ -617,11 +664,12 @@ def pod_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]], key: str =
     return [str(net) for net in ipaddress.collapse_addresses(ipaddress.ip_network(n[key]) for n in [me] + list(peers))]
 
 
-def peer_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]]) -> List[str]:
-    """The fewest IPv4 prefixes whose union is exactly the peers' node IPs and this host's own."""
+def peer_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]], key: str = 'node_ip') -> List[str]:
+    """The fewest prefixes whose union is exactly the peers' node IPs and this host's own (``key`` node_ip6: their
+    IPv6 node addresses)."""
     if not peers:
         return []
-    return [str(net) for net in ipaddress.collapse_addresses(ipaddress.ip_network(n['node_ip']) for n in [me] + list(peers))]
+    return [str(net) for net in ipaddress.collapse_addresses(ipaddress.ip_network(n[key]) for n in [me] + list(peers))]
 
 
 def cluster_prefixes(nodes: Sequence[Dict[str, Any]]) -> Dict[str, List[str]]:
@@ -633,4 +681,6 @@ def cluster_prefixes(nodes: Sequence[Dict[str, Any]]) -> Dict[str, List[str]]:
     found = dict(node=peer_prefixes(nodes[0], nodes[1:]), pod=pod_prefixes(nodes[0], nodes[1:]))
     if nodes[0].get('pod_cidr6'):
         found['pod6'] = pod_prefixes(nodes[0], nodes[1:], 'pod_cidr6')
+    if all(n.get('node_ip6') for n in nodes):
+        found['node6'] = peer_prefixes(nodes[0], nodes[1:], 'node_ip6')
     return found

@@ -5,7 +5,8 @@ outside the cluster, crosssubnet with ipip on the routed lab, then ipip on that 
 the same-subnet peer and across the router, pods of all four hosts reachable, a rerun with changed=0).
 Last, issue 18 under this kernel: IPv6 pod ranges on the routed lab (whose underlay is dual-stack) and
 crosssubnet with vxlan: the same-subnet peer's IPv6 pods routed via its IPv6 node address, the other
-subnet's through vxlan over IPv4, both reached with ping -6."""
+subnet's through vxlan over IPv4, both reached with ping -6; then with podnet_vxlan_underlay ipv6, through
+vxlan over the routed IPv6 underlay."""
 
 from __future__ import annotations
 
@@ -82,6 +83,12 @@ SCRIPT = textwrap.dedent('''\
     n worker2 ip -6 route show proto 57 | sed 's/^/dual route /'
     n worker2 ip netns exec ns1 ping -6 -c 2 -W 2 fd00:10:244:11::a | grep transmitted | sed 's/^/dual ping worker3 /'
     n worker2 ip netns exec ns1 ping -6 -c 2 -W 2 fd00:10:244:12::a | grep transmitted | sed 's/^/dual ping worker4 /'
+    # and through vxlan over the routed IPv6 underlay (podnet_vxlan_underlay ipv6)
+    pl -i {inv6} playbooks/site.yml -e podnet_lab_name=ur -e mode=crosssubnet -e podnet_iptables=iptables-legacy -e podnet_vxlan_underlay=ipv6
+    n worker2 ip -6 route show proto 57 | sed 's/^/six route /'
+    n worker2 ip -d link show podnet.vxlan6 | grep -o 'vxlan id [0-9]* local [^ ]*' | sed 's/^/six link /'
+    n worker2 ip netns exec ns1 ping -6 -c 2 -W 2 fd00:10:244:12::a | grep transmitted | sed 's/^/six ping worker4 /'
+    n worker2 ip6tables-legacy-save -t filter | grep 'PODNET-INPUT -s' | sed 's/^/six rule /'
 ''')
 
 
@@ -147,3 +154,9 @@ def test_ipip_hardening_under_uml(uml, capsys):
     assert any(line.startswith('dual route fd00:10:244:12::/64 via fd00:10:244:12:: dev podnet.vxlan ') for line in dual), dual
     for peer in ('worker3', 'worker4'):
         assert 'dual ping %s 2 packets transmitted, 2 received' % peer in out, dual
+    # and with podnet_vxlan_underlay ipv6: the other subnet's IPv6 pods through vxlan over the routed IPv6 underlay
+    six = [line for line in out.splitlines() if line.startswith('six ')]
+    assert any(line.startswith('six route fd00:10:244:12::/64 via fd00:10:244:12:: dev podnet.vxlan6 ') for line in six), six
+    assert 'six link vxlan id 1 local fd57:4::20' in six, six
+    assert 'six ping worker4 2 packets transmitted, 2 received' in out, six
+    assert any(line.startswith('six rule -A PODNET-INPUT -s ') and 'fd57:' in line for line in six), six

@@ -5,15 +5,21 @@ host, and an IPv6 underlay, fd57:4::/64, beside the IPv4 one).
 1. vxlan: the IPv6 pods travel through the same device over the IPv4 underlay. Every pod has both families (read
    back with `ip -j`), the vxlan device has both VTEP addresses and a permanent neighbour per peer for each; pods
    ping each other over IPv6 (ping -6), and the receiving host's underlay shows the IPv6 packets inside VXLAN over
-   IPv4 (tcpdump); verify.yml shows both matrices; a rerun changes nothing. ipip is refused before any change
+   IPv4 (tcpdump); a pod's IPv6 packet to an address outside the pod ranges leaves masqueraded behind the host's
+   IPv6 node address (tcpdump); verify.yml shows both matrices; a rerun changes nothing. ipip is refused before any change
    naming podnet_pod_cidr6.
 2. host-gw: the route to the peer's IPv6 pod range via its IPv6 node address; the IPv6 pod packets on the wire
    as they are (IPv6 over the IPv6 underlay); verify's matrices; a rerun changes nothing; without a peer's
    podnet_node_ip6 host-gw is refused before any change; back to vxlan, the kernel is as after step 1.
-3. Back to IPv4 only (the inventory without the IPv6 ranges): no IPv6 address, route, neighbour or ip6tables
+3. vxlan with podnet_vxlan_underlay ipv6: the IPv6 pods through a second device over the IPv6 underlay (IPv6 in
+   VXLAN in IPv6 on the wire), the pods' MTU 70 bytes under the underlay's (a full-size IPv6 packet passes with
+   don't-fragment, one byte more does not), ip6tables' PODNET-INPUT; a rerun changes nothing; back to one device over IPv4, the kernel is as
+   after step 1.
+4. Back to IPv4 only (the inventory without the IPv6 ranges): no IPv6 address, route, neighbour or ip6tables
    chain of the collection is left, and IPv6 forwarding has its old value again.
-4. crosssubnet on a copy of the routed lab with IPv6 pod ranges: the same-subnet peer's IPv6 pods via its IPv6
-   node address, the other subnet's through vxlan over IPv4; verify's two matrices; a rerun changes nothing.
+5. crosssubnet on a copy of the routed lab with IPv6 pod ranges: the same-subnet peer's IPv6 pods via its IPv6
+   node address, the other subnet's through vxlan over IPv4; verify's two matrices; a rerun changes nothing; then
+   with podnet_vxlan_underlay ipv6, the other subnet's IPv6 pods through vxlan over the routed IPv6 underlay.
 """
 
 from __future__ import annotations
@@ -84,6 +90,11 @@ def test_ipv6_pods_over_vxlan(lab, capsys):
     # tcpdump names UDP 8472 (the kernel's and flannel's VXLAN port) OTV; the inner IPv6 packet follows it
     assert 'IP 10.57.4.20.' in wire and '> 10.57.4.21.8472:' in wire and 'IP6 fd00:10:244:10::a > fd00:10:244:11::a: ICMP6' in wire, wire
     assert w3.ns_run('ns1', ['ping', '-c', '2', '-W', '2', '-q', '192.168.10.10']).returncode == 0  # IPv4 still
+    # outside every pod range (worker3's IPv6 node address): masqueraded behind worker2's IPv6 node address
+    # (ip6tables' PODNET-POSTROUTING); pod to pod above kept its pod address
+    ping, masq = _wire(lab, 'worker2', 'worker3', 'fd57:4::21', 'icmp6 and ip6[40] == 128')
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert 'IP6 fd57:4::20 > fd57:4::21: ICMP6, echo request' in masq and 'fd00:' not in masq, masq
     before = dump(lab)
     again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert set(changed(again).values()) == {0}, again.stdout[-3000:]
@@ -148,6 +159,98 @@ def test_ipv6_pods_over_host_gw_and_back(lab, tmp_path, capsys):
     assert_same(dump(lab), lab.vxlan_dump, 'host-gw -> vxlan (first) vs the first vxlan deployment')
 
 
+def _forged_echos(lab, outer_source):
+    """worker3 sends three forged VXLAN-over-IPv6 packets (ICMPv6 echo requests from its pod's address) to worker2
+    from ``outer_source``, an address of worker3's eth0: how many reached worker2's pod (its Icmp6InEchos)."""
+    w2, w3 = lab.hosts['worker2'], lab.hosts['worker3']
+
+    def in_echos():
+        snmp = dict(line.split() for line in w2.ns_run('ns1', ['cat', '/proc/net/snmp6'], check=True).stdout.splitlines())
+        return int(snmp['Icmp6InEchos'])
+    added = outer_source != lab.hostvars['worker3']['podnet_node_ip6']
+    if added:
+        w3.run(['ip', '-6', 'addr', 'add', outer_source + '/64', 'dev', 'eth0', 'nodad'], check=True)
+    try:
+        before = in_echos()
+        mac = w2.ipj('link', 'show', 'podnet.vxlan6')[0]['address']
+        w3.run(['python3', os.path.join(REPO, 'tests', 'integration', 'hardening', 'forge.py'), 'vxlan6', 'fd57:4::20',
+                '8472', '1', mac, '0e:00:00:00:00:01', 'fd00:10:244:11::a', 'fd00:10:244:10::a',
+                '--outer-source', outer_source], check=True)
+        time.sleep(0.5)
+        return in_echos() - before
+    finally:
+        if added:
+            w3.run(['ip', '-6', 'addr', 'del', outer_source + '/64', 'dev', 'eth0'], check=True)
+
+
+def test_ipv6_pods_over_vxlan_over_the_ipv6_underlay(lab, capsys):
+    """podnet_vxlan_underlay ipv6: a second vxlan device over the IPv6 underlay carries the IPv6 pods (flannel's
+    flannel-v6.1); the IPv4 pods keep the device over IPv4. The pods' MTU leaves 70 bytes for the IPv6 outer header:
+    a 1430-byte IPv6 packet passes with don't-fragment, a 1431-byte one gets no answer."""
+    run = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_vxlan_underlay=ipv6')
+    assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
+    w2, w3 = lab.hosts['worker2'], lab.hosts['worker3']
+    link = w2.ipj('-d', 'link', 'show', 'podnet.vxlan6')[0]
+    data = link['linkinfo']['info_data']
+    assert (data['id'], data['port'], data.get('local6'), link['mtu']) == (1, 8472, 'fd57:4::20', 1430), link
+    assert w2.ipj('link', 'show', 'podnet.vxlan')[0]['mtu'] == 1430
+    assert [a['local'] for a in w2.ipj('-6', 'addr', 'show', 'dev', 'podnet.vxlan6')[0]['addr_info']
+            if a['scope'] == 'global'] == ['fd00:10:244:10::']
+    assert [a['local'] for a in w2.ipj('-6', 'addr', 'show', 'dev', 'podnet.vxlan')[0]['addr_info']
+            if a['scope'] == 'global'] == []
+    w3_mac6 = w3.ipj('link', 'show', 'podnet.vxlan6')[0]['address']
+    assert w3_mac6 != w3.ipj('link', 'show', 'podnet.vxlan')[0]['address']
+    assert [(n['dst'], n['lladdr']) for n in w2.ipj('-6', 'neigh', 'show', 'dev', 'podnet.vxlan6', 'nud', 'permanent')] == [
+        ('fd00:10:244:11::', w3_mac6)]
+    assert w2.ipj('-6', 'neigh', 'show', 'dev', 'podnet.vxlan', 'nud', 'permanent') == []
+    fdb = [(f['mac'], f.get('dst')) for f in w2.bridgej('fdb', 'show', 'dev', 'podnet.vxlan6') if f.get('dst')]
+    assert fdb == [(w3_mac6, 'fd57:4::21')], fdb
+    routes = [(r['dst'], r.get('gateway'), r['dev']) for r in w2.ipj('-6', 'route', 'show', 'proto', '57')]
+    assert ('fd00:10:244:11::/64', 'fd00:10:244:11::', 'podnet.vxlan6') in routes, routes
+    rules = w2.run(['ip6tables-save', '-t', 'filter'], check=True).stdout
+    assert '-A PODNET-INPUT -s fd57:4::20/127 -p udp -m udp --dport 8472 -j RETURN' in rules, rules
+    assert '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP' in rules, rules
+
+    # VXLAN over IPv6 is admitted from the peers' IPv6 node addresses only: worker3 forges IPv6 echo requests to
+    # worker2's pod from its node address (delivered) and from a second address of its eth0 (dropped by ip6tables)
+    assert _forged_echos(lab, 'fd57:4::21') == 3, 'VXLAN over IPv6 from a peer did not reach the pod'
+    assert _forged_echos(lab, 'fd57:4::99') == 0, 'VXLAN over IPv6 from an address outside the cluster reached the pod'
+    counters = w2.run(['ip6tables', '-w', '-L', 'PODNET-INPUT', '-v', '-x', '-n'], check=True).stdout
+    assert int([line.split() for line in counters.splitlines() if ' DROP ' in ' %s ' % line][0][0]) >= 3, counters
+
+    ping, wire = _wire(lab, 'worker2', 'worker3', 'fd00:10:244:11::a', 'udp port 8472')
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert 'IP6 fd57:4::20.' in wire and '> fd57:4::21.8472:' in wire and 'IP6 fd00:10:244:10::a > fd00:10:244:11::a: ICMP6' in wire, wire
+    # 40 (IPv6) + 8 (ICMPv6) + 1382 = 1430, the pods' MTU: passes unfragmented; one byte more gets no answer
+    full = w2.ns_run('ns1', ['ping', '-6', '-c', '2', '-W', '2', '-q', '-M', 'do', '-s', '1382', 'fd00:10:244:11::a'])
+    assert full.returncode == 0, full.stdout + full.stderr
+    over = w2.ns_run('ns1', ['ping', '-6', '-c', '1', '-W', '2', '-q', '-M', 'do', '-s', '1383', 'fd00:10:244:11::a'])
+    assert over.returncode != 0, over.stdout + over.stderr
+    assert w3.ns_run('ns1', ['ping', '-c', '2', '-W', '2', '-q', '192.168.10.10']).returncode == 0  # IPv4, over IPv4
+    before = dump(lab)
+    again = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_vxlan_underlay=ipv6')
+    assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+    # the roles path (one module call per table) wants the same: nothing to change either
+    roles = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_vxlan_underlay=ipv6',
+                         '-e', 'podnet_apply=roles')
+    assert set(changed(roles).values()) == {0}, roles.stdout[-3000:]
+    assert 'openkube.podnet.vxlan : ' in roles.stdout, roles.stdout[-3000:]
+    assert_same(dump(lab), before, 'the reruns changed the kernel')
+    lines = matrix_lines(lab.playbook('playbooks/verify.yml'))
+    assert [line.split('|')[2].strip() for line in lines if line.startswith('worker2')] == [
+        'ok vxlan vni 1 udp 8472', 'ok vxlan vni 1 udp 8472 over IPv6'], lines
+    assert not [line for line in lines if 'FAIL' in line], lines
+    with capsys.disabled():
+        print('\ndual-stack vxlan, IPv6 pods over the IPv6 underlay: %s; on worker3\'s eth0: %s'
+              % (ping.stdout.strip().splitlines()[-2], [line for line in wire.splitlines() if 'fd00' in line][:1]))
+        print('\n'.join(lines))
+
+    # back to one device over IPv4: the kernel as the first vxlan deployment left it (no vxlan6, no IPv6 PODNET-INPUT)
+    back = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert all(n > 0 for n in changed(back).values()), back.stdout[-3000:]
+    assert_same(dump(lab), lab.vxlan_dump, 'vxlan over IPv6 -> vxlan over IPv4 vs the first vxlan deployment')
+
+
 def test_back_to_ipv4_only_leaves_no_ipv6(lab, tmp_path):
     def ipv4_only(hosts):
         for hv in hosts.values():
@@ -189,5 +292,16 @@ def test_crosssubnet_routes_ipv6_pods_directly_or_through_vxlan(tmp_path, capsys
         assert not [line for line in lines if 'FAIL' in line], lines
         again = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
         assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+        # podnet_vxlan_underlay ipv6: the other subnet's IPv6 pods through vxlan over the routed IPv6 underlay
+        six_run = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet', '-e', 'podnet_vxlan_underlay=ipv6')
+        assert all(n > 0 for n in changed(six_run).values()), six_run.stdout[-3000:]
+        routes = dict((r['dst'], (r.get('gateway'), r['dev'])) for r in lab.hosts['worker2'].ipj('-6', 'route', 'show', 'proto', '57'))
+        assert routes['fd00:10:244:12::/64'] == ('fd00:10:244:12::', 'podnet.vxlan6'), routes
+        assert routes['fd00:10:244:11::/64'] == ('fd57:4::21', 'eth0'), routes
+        lines6 = matrix_lines(lab.playbook('playbooks/verify.yml'))
+        six = lines6[lines6.index([line for line in lines6 if 'IPv6 pods' in line][0]):]
+        w2 = [cell.strip() for cell in [line for line in six if line.startswith('worker2')][0].split('|')[1:]]
+        assert w2 == ['-', 'ok plain IP over IPv6', 'ok vxlan vni 1 udp 8472 over IPv6', 'ok vxlan vni 1 udp 8472 over IPv6'], six
+        assert not [line for line in lines6 if 'FAIL' in line], lines6
         with capsys.disabled():
-            print('\n' + '\n'.join(lines))
+            print('\n' + '\n'.join(lines) + '\nwith podnet_vxlan_underlay ipv6:\n' + '\n'.join(six))

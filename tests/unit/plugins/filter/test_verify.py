@@ -87,6 +87,29 @@ def test_dual_stack_pods_are_pinged_and_shown_in_both_families():
     assert vx['matrix6']['worker3']['worker2'] == 'ok vxlan vni 1 udp 8472 over IPv4' and not vx['failures']
 
 
+def test_ipv6_pods_over_the_ipv6_underlay_are_expected_there():
+    """podnet_vxlan_underlay ipv6: the IPv6 cells expect vxlan over IPv6, the IPv4 cells vxlan over IPv4; IPv6 pods
+    seen in vxlan over IPv4 then fail their cell, and the other way round."""
+    hv = _dual('vxlan', 'vxlan', outer6=True)
+    for me in hv:
+        hv[me]['__podnet_verify_plan']['peers'] = [
+            {'name': [h for h in hv if h != me][0], 'encap': 'vxlan', 'encap6': 'vxlan6'}]
+    result = verify_matrix(['worker2', 'worker3'], hv)
+    assert result['failures'] == [], result['failures']
+    assert result['matrix']['worker2']['worker3'] == 'ok vxlan vni 1 udp 8472'
+    assert result['matrix6']['worker2']['worker3'] == 'ok vxlan vni 1 udp 8472 over IPv6'
+    over4 = _dual('vxlan', 'vxlan', outer6=False)
+    for me in over4:
+        over4[me]['__podnet_verify_plan']['peers'] = hv[me]['__podnet_verify_plan']['peers']
+    wrong = verify_matrix(['worker2', 'worker3'], over4)
+    assert wrong['matrix6']['worker2']['worker3'] == 'FAIL vxlan vni 1 udp 8472 over IPv4'
+    assert ("worker2 -> worker3 (IPv6): on worker3's underlay fd00:10:244:10::a -> fd00:10:244:11::a travelled over "
+            "IPv4, expected over IPv6") in wrong['failures']
+    assert not [f for f in wrong['failures'] if '(IPv6)' not in f]
+    # and the default (one device over IPv4) fails IPv6 pods seen over IPv6
+    assert verify_matrix(['worker2', 'worker3'], _dual('vxlan', 'vxlan', outer6=True))['failures']
+
+
 def test_an_unanswered_ipv6_ping_fails_only_its_cell():
     hv = _dual('vxlan', 'vxlan', outer6=False)
     hv['worker2']['__podnet_pings']['results'][0]['results'][1]['received'] = 0

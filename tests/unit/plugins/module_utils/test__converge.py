@@ -23,44 +23,47 @@ def modules(steps):
 def test_vxlan_order_is_device_neighbour_fdb_route():
     steps = [step[:2] for step in _converge.steps(plan_for('vxlan'))]
     assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route',
-                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'ipip', 'sysctl', 'record', 'repair']
+                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'ipip', 'vxlan', 'sysctl',
+                              'record', 'repair']
     # last, once everything is in place: the record of what is deployed, then the units that apply it again
     assert steps.pop() == ('repair', {'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system',
                                       'record': '/var/lib/podnet/applied.json', 'interval': 60})
     assert steps.pop() == ('record', {'path': '/var/lib/podnet/applied.json', 'plan': plan_for('vxlan')})
-    assert steps[-2] == ('ipip', {'name': 'podnet.ipip', 'state': 'absent'})
-    assert steps[-4][1]['purge'] is True and len(steps[-4][1]['routes']) == 2
+    assert steps[-3:-1] == [('ipip', {'name': 'podnet.ipip', 'state': 'absent'}),
+                            ('vxlan', {'name': 'podnet.vxlan6', 'state': 'absent'})]
+    assert steps[-5][1]['purge'] is True and len(steps[-5][1]['routes']) == 2
     # forwarding, and rp_filter of the tunnel device once it exists, last: with purge, so the values
     # another mode changed (the ipip device is gone by then) go back to what they were
     assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1',
                                                  'net/ipv4/conf/podnet.vxlan/rp_filter': '2',
                                                  'net/ipv4/conf/eth0/rp_filter': '2'}, 'purge': True,
-                                    'removed_devices': ['podnet.ipip']})
-    assert [c['name'] for c in steps[-3][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-POSTROUTING']
+                                    'removed_devices': ['podnet.ipip', 'podnet.vxlan6']})
+    assert [c['name'] for c in steps[-4][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-POSTROUTING']
 
 
 def test_host_gw_restores_what_a_tunnel_mode_changed():
     steps = [step[:2] for step in _converge.steps(plan_for('host-gw'), parts=['pods', 'mode', 'cleanup'])]
     assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1'}, 'purge': True,
-                                    'removed_devices': ['podnet.ipip', 'podnet.vxlan']})
+                                    'removed_devices': ['podnet.ipip', 'podnet.vxlan', 'podnet.vxlan6']})
 
 
 def test_host_gw_removes_both_tunnels():
     steps = [step[:2] for step in _converge.steps(plan_for('host-gw'), parts=['cleanup'])]
-    assert steps[:2] == [('ipip', {'name': 'podnet.ipip', 'state': 'absent'}),
-                         ('vxlan', {'name': 'podnet.vxlan', 'state': 'absent'})]
+    assert steps[:3] == [('ipip', {'name': 'podnet.ipip', 'state': 'absent'}),
+                         ('vxlan', {'name': 'podnet.vxlan', 'state': 'absent'}),
+                         ('vxlan', {'name': 'podnet.vxlan6', 'state': 'absent'})]
 
 
 def test_absent_removes_owned_routes_pods_and_devices():
     steps = _converge.steps(plan_for('ipip', state='absent'))
     # first the boot and repair units go, so that nothing applies the plan again while it is removed
     assert steps.pop(0)[:2] == ('repair', {'state': 'absent', 'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system'})
-    assert modules(steps) == ['ipip', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl', 'record']
-    assert steps[7][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
-    assert steps[2][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
-    assert steps[3][1] == {'routes': [], 'purge': True}
+    assert modules(steps) == ['ipip', 'vxlan', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl', 'record']
+    assert steps[8][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
+    assert steps[3][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
+    assert steps[4][1] == {'routes': [], 'purge': True}
     # everything the collection changed goes back; the tunnels' settings go with the tunnels
-    assert steps[6][1] == {'settings': {}, 'purge': True, 'removed_devices': ['podnet.ipip', 'podnet.vxlan']}
+    assert steps[7][1] == {'settings': {}, 'purge': True, 'removed_devices': ['podnet.ipip', 'podnet.vxlan', 'podnet.vxlan6']}
 
 
 def test_every_step_has_valid_module_arguments():

@@ -62,8 +62,8 @@ def test_crosssubnet_tunnels_only_off_the_own_prefix():
 
 def test_absent_removes_every_device_of_every_encapsulation():
     plan = plan_for('vxlan', state='absent')
-    assert plan['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan']}
+    assert plan['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan'], 'vxlan6': ['podnet.vxlan6']}
     assert all(plan[name] is None for name in _encap.DEVICE_ENCAPS)
     removed = [args['name'] for module, args, _role in _converge.steps(plan) if args.get('state') == 'absent'
                and module in ('ipip', 'vxlan')]
-    assert removed == ['podnet.ipip', 'podnet.vxlan']
+    assert removed == ['podnet.ipip', 'podnet.vxlan', 'podnet.vxlan6']

@@ -30,7 +30,7 @@ def test_host_gw_reference():
     p = plan('host-gw')
     assert peer_routes(p) == [{'dst': '192.168.11.0/24', 'via': '10.57.4.21', 'dev': 'eth0'}]
     assert p['ipip'] is None and p['vxlan'] is None
-    assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan']}
+    assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan'], 'vxlan6': ['podnet.vxlan6']}
     assert p['mtu'] == 1500
 
 
@@ -83,7 +83,7 @@ def test_peer_count_scales_in_one_table():
 def test_absent_state_plans_removal():
     p = plan('vxlan', state='absent')
     assert p['routes'] == [] and p['vxlan'] is None
-    assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan']}
+    assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': ['podnet.vxlan'], 'vxlan6': ['podnet.vxlan6']}
 
 
 BAD = [
@@ -202,11 +202,11 @@ def test_crosssubnet_direct_inside_the_prefix_tunnel_across(encap):
         assert routes['192.168.12.0/24'] == {'dst': '192.168.12.0/24', 'via': '192.168.12.0', 'dev': dev, 'onlink': True}
         assert [n['ip'] for n in p['neighbors']] == ['192.168.12.0', '192.168.13.0']
         assert [f['dst'] for f in p['fdb']] == ['10.57.5.20', '10.57.5.21']
-        assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': []}
+        assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': [], 'vxlan6': ['podnet.vxlan6']}
     else:
         assert routes['192.168.13.0/24'] == {'dst': '192.168.13.0/24', 'via': '10.57.5.21', 'dev': dev, 'onlink': True}
         assert p['neighbors'] == [] and p['fdb'] == []
-        assert p['absent_devices'] == {'ipip': [], 'vxlan': ['podnet.vxlan']}
+        assert p['absent_devices'] == {'ipip': [], 'vxlan': ['podnet.vxlan'], 'vxlan6': ['podnet.vxlan6']}
     assert p['device_sysctl'] == {'net/ipv4/conf/%s/rp_filter' % dev: '2', 'net/ipv4/conf/eth0/rp_filter': '2'}
     # every peer may send the encapsulation, also the direct ones (a mode switch must not cut them off)
     # (as prefixes: worker3 10.57.4.21 with this host, worker4 and worker5 10.57.5.20-21)
@@ -252,6 +252,14 @@ def test_own_devices_and_unrelated_ones_are_no_clash():
     for mode in ('host-gw', 'ipip', 'vxlan'):
         plan(mode, facts=dict(FACTS, links=links))
     plan('vxlan', facts=dict(FACTS, links=dict(LINKS, clash={'kind': 'vxlan', 'vni': 1, 'port': 8472})), state='absent')
+    # the collection's device over the other underlay family (same VNI and port) is its own, about to be removed or kept
+    six = {'podnet.vxlan6': {'kind': 'vxlan', 'vni': 1, 'port': 8472, 'local': 'fd57:4::20'}}
+    plan('vxlan', members=DUAL6, facts=dict(FACTS6, links=dict(LINKS, **six)))
+    plan('vxlan', members=DUAL6, facts=dict(FACTS6, links=dict(LINKS, **six)), vxlan_underlay='ipv6')
+    with pytest.raises(_plan.PlanError) as err:
+        plan('vxlan', members=DUAL6, facts=dict(FACTS6, links=dict(LINKS, **{'podnet.vxlan6': {'kind': 'bridge'}})),
+             vxlan_underlay='ipv6')
+    assert str(err.value).startswith("worker2: podnet_vxlan6_dev 'podnet.vxlan6' is taken: the host already has a bridge")
 
 
 @pytest.mark.parametrize('me, peers, prefixes', [
@@ -475,6 +483,55 @@ def test_dual_stack_crosssubnet_direct_peers_via_ipv6_the_others_through_vxlan()
     assert [n['ip'] for n in p['neighbors']] == ['192.168.12.0', 'fd00:10:244:12::']
 
 
+def test_dual_stack_vxlan_over_the_ipv6_underlay():
+    """podnet_vxlan_underlay ipv6: the IPv4 pods keep the vxlan device over IPv4; the IPv6 pods get a device of their
+    own over the IPv6 underlay (local the IPv6 node address, the same VNI and port, a MAC of its own), its FDB
+    entries to the peers' IPv6 node addresses, 70 bytes of overhead, and an ip6tables PODNET-INPUT."""
+    p = plan('vxlan', members=DUAL6, facts=FACTS6, vxlan_underlay='ipv6')
+    mac3, mac3v6 = _plan.vtep_mac('10.57.4.21'), _plan.stable_mac('vtep6', 'fd57:4::21')
+    assert p['mtu'] == 1430 and p['vxlan']['mtu'] == p['vxlan6']['mtu'] == p['pods'][0]['mtu'] == 1430
+    assert 'address6' not in p['vxlan'] and p['neighbors'] == [{'ip': '192.168.11.0', 'lladdr': mac3}]
+    assert p['fdb'] == [{'mac': mac3, 'dst': '10.57.4.21'}]
+    assert p['vxlan6'] == dict(name='podnet.vxlan6', vni=1, port=8472, local='fd57:4::20', dev='eth0',
+                               mac=_plan.stable_mac('vtep6', 'fd57:4::20'), mtu=1430, learning=False, address=None,
+                               address6='fd00:10:244:10::/128')
+    assert p['neighbors6'] == [{'ip': 'fd00:10:244:11::', 'lladdr': mac3v6}]
+    assert p['fdb6'] == [{'mac': mac3v6, 'dst': 'fd57:4::21'}]
+    assert {'dst': 'fd00:10:244:11::/64', 'via': 'fd00:10:244:11::', 'dev': 'podnet.vxlan6', 'onlink': True} in p['routes']
+    assert not [r for r in p['routes'] if r['dst'] == 'fd00:10:244:11::/64' and r['dev'] == 'podnet.vxlan']
+    assert (p['encap'], p['encap6'], p['peers'][0]['encap'], p['peers'][0]['encap6']) == ('vxlan', 'vxlan6', 'vxlan', 'vxlan6')
+    assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': [], 'vxlan6': []}
+    inputs = dict((c.get('family', 4), c['rules']) for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN)
+    assert inputs == {4: ['-s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP'],
+                      6: ['-s fd57:4::20/127 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']}
+    # the controller's prefixes give the same chain
+    nodes = _plan.validate_cluster(DUAL6)
+    assert _plan.cluster_prefixes(nodes)['node6'] == ['fd57:4::20/127']
+    cached = _plan.host_plan(DUAL6, 'worker2', dict(mode='vxlan', vxlan_underlay='ipv6'), FACTS6, validated=True,
+                             prefixes=_plan.cluster_prefixes(nodes))
+    assert cached['firewall'] == p['firewall']
+    # the same cluster with the default: one device over IPv4, no vxlan6, no ip6tables PODNET-INPUT
+    one = plan('vxlan', members=DUAL6, facts=FACTS6)
+    assert one['vxlan6'] is None and one['mtu'] == 1450 and one['vxlan']['address6'] == 'fd00:10:244:10::/128'
+    assert 'encap6' not in one and one['absent_devices']['vxlan6'] == ['podnet.vxlan6']
+    assert [c.get('family', 4) for c in one['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN] == [4]
+    # an IPv4 cluster, or mode host-gw: the setting changes nothing
+    assert plan('vxlan', vxlan_underlay='ipv6') == plan('vxlan')
+    assert plan('host-gw', members=DUAL6, facts=FACTS6, vxlan_underlay='ipv6') == plan('host-gw', members=DUAL6, facts=FACTS6)
+
+
+def test_dual_stack_crosssubnet_vxlan_over_the_ipv6_underlay():
+    members = DUAL6 + [('worker4', dict(podnet_node_ip='10.57.5.20', podnet_pod_cidr='192.168.12.0/24',
+                                        podnet_pod_cidr6='fd00:10:244:12::/64', podnet_node_ip6='fd57:5::20'))]
+    facts = dict(FACTS6, underlay_network='10.57.4.0/24',
+                 onlink={'10.57.4.21': True, 'fd57:4::21': True, '10.57.5.20': False, 'fd57:5::20': False})
+    p = plan('crosssubnet', members=members, facts=facts, vxlan_underlay='ipv6')
+    assert {'dst': 'fd00:10:244:11::/64', 'via': 'fd57:4::21', 'dev': 'eth0'} in p['routes']
+    assert {'dst': 'fd00:10:244:12::/64', 'via': 'fd00:10:244:12::', 'dev': 'podnet.vxlan6', 'onlink': True} in p['routes']
+    assert p['fdb6'] == [{'mac': _plan.stable_mac('vtep6', 'fd57:5::20'), 'dst': 'fd57:5::20'}]
+    assert dict((peer['name'], peer['encap6']) for peer in p['peers']) == {'worker3': 'none', 'worker4': 'vxlan6'}
+
+
 def test_dual_stack_bridge_layout():
     p = plan('vxlan', members=DUAL, attach='bridge')
     assert p['bridge']['address6'] == 'fd00:10:244:10::1/64'
@@ -491,6 +548,14 @@ def test_dual_stack_bridge_layout():
     (DUAL, dict(mode='host-gw'), "worker2: podnet_node_ip6 is not set, but podnet_mode 'host-gw' routes worker2's IPv6 "
                                  "pods (podnet_pod_cidr6 fd00:10:244:10::/64) via its IPv6 node address"),
     ([DUAL6[0], DUAL[1]], dict(mode='crosssubnet'), "worker3: podnet_node_ip6 is not set, but podnet_mode 'crosssubnet'"),
+    ([DUAL6[0], DUAL[1]], dict(mode='vxlan', vxlan_underlay='ipv6'),
+     "worker3: podnet_node_ip6 is not set, but podnet_vxlan_underlay 'ipv6' carries worker3's IPv6 pods "
+     "(podnet_pod_cidr6 fd00:10:244:11::/64) over the IPv6 underlay"),
+    (DUAL6, dict(mode='vxlan', vxlan_underlay='IPv6'), "worker2: podnet_vxlan_underlay 'IPv6' is not an underlay family"),
+    (DUAL6, dict(mode='vxlan', vxlan_underlay='ipv6', vxlan6_dev='podnet.vxlan'),
+     "worker2: podnet_vxlan6_dev 'podnet.vxlan' is also the name of another tunnel device"),
+    (DUAL6, dict(mode='vxlan', vxlan_underlay='ipv6', mtu=1450),
+     "worker2: podnet_mtu 1450 is too large for vxlan with IPv6 pods over the IPv6 underlay over eth0 (MTU 1500): at most 1430"),
     (DUAL6, dict(mode='host-gw', facts=dict(FACTS6, onlink={'10.57.4.21': True, 'fd57:4::21': False})),
      "worker2: podnet_mode 'host-gw' cannot reach worker3 (podnet_node_ip6 fd57:4::21): it is not on-link"),
     ([DUAL[0], REF[1]], dict(mode='vxlan'), "worker3: podnet_pod_cidr6 None is not set, but worker2 has one"),
