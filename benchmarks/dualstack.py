@@ -2,8 +2,9 @@
 # -*- coding: utf-8 -*-
 """Dual-stack data plane: IPv6 pods beside IPv4 ones, measured side by side in one run (issue 18).
 
-Two labs of inventories/lab-dualstack, one converged in host-gw (IPv6 pods routed via the IPv6 node
-addresses), one in vxlan (IPv6 pods through the same device over the IPv4 underlay). In each, worker2's
+Three labs of inventories/lab-dualstack, one converged in host-gw (IPv6 pods routed via the IPv6 node
+addresses), one in vxlan (IPv6 pods through the same device over the IPv4 underlay), one in vxlan with
+podnet_vxlan_underlay ipv6 (IPv6 pods through a second device over the IPv6 underlay; the pods' MTU 1430). In each, worker2's
 ns1 sends to worker3's ns1 at its IPv4 and at its IPv6 address; the four paths are measured in turn,
 repetition after repetition (rotating the order), with dataplane.py's iperf3 probes: TCP throughput and
 the rate of 64-byte UDP datagrams received. Medians, and the IPv6/IPv4 ratio per mode, go to
@@ -26,7 +27,9 @@ from dataplane import REPO, VENV_BIN, Config, measure
 
 INVENTORY = os.path.join(REPO, 'inventories', 'lab-dualstack')
 POD = {4: '192.168.11.10', 6: 'fd00:10:244:11::a'}
-MODES = ('host-gw', 'vxlan')
+#: the rows: (name, the site.yml extra variables)
+MODES = (('host-gw', ['-e', 'mode=host-gw']), ('vxlan', ['-e', 'mode=vxlan']),
+         ('vxlan, IPv6 underlay', ['-e', 'mode=vxlan', '-e', 'podnet_vxlan_underlay=ipv6']))
 
 
 def playbook(lab, *args):
@@ -42,12 +45,12 @@ def main(argv=None):
     parser.add_argument('--seconds', type=float, default=3)
     parser.add_argument('--out', default=os.path.join(REPO, 'docs', 'benchmarks', 'dualstack.json'))
     args = parser.parse_args(argv)
-    labs = dict((mode, 'dsb-' + mode.replace('-', '')) for mode in MODES)
+    labs = dict((mode, 'dsb-%d' % i) for i, (mode, _vars) in enumerate(MODES))
     try:
         configs = []
-        for i, mode in enumerate(MODES):
+        for i, (mode, extra) in enumerate(MODES):
             playbook(labs[mode], os.path.join(REPO, 'playbooks', 'lab.yml'))
-            playbook(labs[mode], os.path.join(REPO, 'playbooks', 'site.yml'), '-e', 'mode=' + mode)
+            playbook(labs[mode], os.path.join(REPO, 'playbooks', 'site.yml'), *extra)
             for j, family in enumerate((4, 6)):
                 configs.append(Config('%s IPv%d' % (mode, family), labs[mode], 'ns1', POD[family], 5301 + 2 * i + j))
         samples = measure(configs, args.reps, args.seconds, args.seconds)
@@ -58,7 +61,7 @@ def main(argv=None):
             except RuntimeError:
                 dataplane.force_teardown(lab)
     rows = []
-    for mode in MODES:
+    for mode, _vars in MODES:
         med = dict((f, dict((k, statistics.median(samples['%s IPv%d' % (mode, f)][k])) for k in ('tcp', 'udp')))
                    for f in (4, 6))
         rows.append(dict(mode=mode, tcp4=med[4]['tcp'], tcp6=med[6]['tcp'], udp4=med[4]['udp'], udp6=med[6]['udp'],
