@@ -273,35 +273,35 @@ def test_back_to_ipv4_only_leaves_no_ipv6(lab, tmp_path):
     assert set(changed(again).values()) == {0}, again.stdout[-3000:]
 
 
+def _crosssubnet(lab, *extra):
+    """Converge crosssubnet (with ``extra`` variables) and verify: worker2's IPv6 routes {dst: (via, dev)}, worker2's
+    row of the IPv6 matrix (its cells), and every line verify printed; no cell failed."""
+    run = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet', *extra)
+    assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
+    routes = dict((r['dst'], (r.get('gateway'), r['dev'])) for r in lab.hosts['worker2'].ipj('-6', 'route', 'show', 'proto', '57'))
+    lines = matrix_lines(lab.playbook('playbooks/verify.yml'))
+    assert not [line for line in lines if 'FAIL' in line], lines
+    six = lines[lines.index([line for line in lines if 'IPv6 pods' in line][0]):]
+    return routes, [cell.strip() for cell in [line for line in six if line.startswith('worker2')][0].split('|')[1:]], lines
+
+
 def test_crosssubnet_routes_ipv6_pods_directly_or_through_vxlan(tmp_path, capsys):
     """The routed lab (two subnets, a router, a dual-stack underlay) with an IPv6 pod range per host: crosssubnet
     routes the same-subnet peer's IPv6 pods via its IPv6 node address and carries the other subnet's through vxlan
-    over IPv4; verify's two matrices say so for every pair."""
+    over IPv4, or with podnet_vxlan_underlay ipv6 through vxlan over the routed IPv6 underlay; verify's two matrices
+    say so for every pair."""
     path = inventory_copy(os.path.join(REPO, 'inventories', 'lab-routed'), os.path.join(str(tmp_path), 'routed'),
                           with_ipv6_pod_ranges)
     with built_lab(path, name='dsr-' + uuid.uuid4().hex[:4]) as lab:
-        run = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
-        assert all(n > 0 for n in changed(run).values()), run.stdout[-3000:]
-        routes = dict((r['dst'], (r.get('gateway'), r['dev'])) for r in lab.hosts['worker2'].ipj('-6', 'route', 'show', 'proto', '57'))
+        routes, w2, lines = _crosssubnet(lab)
         assert routes['fd00:10:244:11::/64'] == ('fd57:4::21', 'eth0'), routes
         assert routes['fd00:10:244:12::/64'] == ('fd00:10:244:12::', 'podnet.vxlan'), routes
-        lines = matrix_lines(lab.playbook('playbooks/verify.yml'))
-        six = lines[lines.index([line for line in lines if 'IPv6 pods' in line][0]):]
-        w2 = [cell.strip() for cell in [line for line in six if line.startswith('worker2')][0].split('|')[1:]]
-        assert w2 == ['-', 'ok plain IP over IPv6', 'ok vxlan vni 1 udp 8472 over IPv4', 'ok vxlan vni 1 udp 8472 over IPv4'], six
-        assert not [line for line in lines if 'FAIL' in line], lines
+        assert w2 == ['-', 'ok plain IP over IPv6', 'ok vxlan vni 1 udp 8472 over IPv4', 'ok vxlan vni 1 udp 8472 over IPv4'], lines
         again = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
         assert set(changed(again).values()) == {0}, again.stdout[-3000:]
-        # podnet_vxlan_underlay ipv6: the other subnet's IPv6 pods through vxlan over the routed IPv6 underlay
-        six_run = lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet', '-e', 'podnet_vxlan_underlay=ipv6')
-        assert all(n > 0 for n in changed(six_run).values()), six_run.stdout[-3000:]
-        routes = dict((r['dst'], (r.get('gateway'), r['dev'])) for r in lab.hosts['worker2'].ipj('-6', 'route', 'show', 'proto', '57'))
-        assert routes['fd00:10:244:12::/64'] == ('fd00:10:244:12::', 'podnet.vxlan6'), routes
+        routes, w2, lines6 = _crosssubnet(lab, '-e', 'podnet_vxlan_underlay=ipv6')
         assert routes['fd00:10:244:11::/64'] == ('fd57:4::21', 'eth0'), routes
-        lines6 = matrix_lines(lab.playbook('playbooks/verify.yml'))
-        six = lines6[lines6.index([line for line in lines6 if 'IPv6 pods' in line][0]):]
-        w2 = [cell.strip() for cell in [line for line in six if line.startswith('worker2')][0].split('|')[1:]]
-        assert w2 == ['-', 'ok plain IP over IPv6', 'ok vxlan vni 1 udp 8472 over IPv6', 'ok vxlan vni 1 udp 8472 over IPv6'], six
-        assert not [line for line in lines6 if 'FAIL' in line], lines6
+        assert routes['fd00:10:244:12::/64'] == ('fd00:10:244:12::', 'podnet.vxlan6'), routes
+        assert w2 == ['-', 'ok plain IP over IPv6', 'ok vxlan vni 1 udp 8472 over IPv6', 'ok vxlan vni 1 udp 8472 over IPv6'], lines6
         with capsys.disabled():
-            print('\n' + '\n'.join(lines) + '\nwith podnet_vxlan_underlay ipv6:\n' + '\n'.join(six))
+            print('\n' + '\n'.join(lines) + '\nwith podnet_vxlan_underlay ipv6:\n' + '\n'.join(lines6))
