@@ -14,7 +14,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.openkube.podnet.plugins.filter.plan import NODE_FIELDS, NODE_VARS, _members
+from ansible_collections.openkube.podnet.plugins.filter.plan import _members
 from ansible_collections.openkube.podnet.plugins.module_utils import _plan
 
 NODE_FACTS = 'openkube.podnet.node_facts'
@@ -40,12 +40,10 @@ def members_from(cluster, hostvars):
         if hostvars is None:
             raise AnsibleError('cluster: host names need hostvars, which this task does not have')
         return _members([to_text(n) for n in names], hostvars)
-    members = []
-    for i, node in enumerate(nodes):
-        if not node.get('name'):
-            raise AnsibleError('cluster[%d]: a node needs a name (the output of openkube.podnet.cluster_check)' % i)
-        members.append((node['name'], dict(zip(NODE_VARS, (node.get(field) for field in NODE_FIELDS)))))
-    return members
+    try:
+        return _plan.members_from_nodes(nodes)
+    except _plan.PlanError as exc:
+        raise AnsibleError(str(exc))
 
 
 class ActionModule(ActionBase):
@@ -69,28 +67,9 @@ class ActionModule(ActionBase):
             members = members_from(cluster, task_vars.get('hostvars'))
             # the host's own settings first: a bad value fails without a remote execution
             settings = _plan.normalise_settings(host, args['settings'])
-            mine = [hv for name, hv in members if name == host]
-            if not mine:
-                raise _plan.PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range '
-                                      'to plan' % host)
-            node_ip, node_ip6 = mine[0].get('podnet_node_ip'), mine[0].get('podnet_node_ip6')
+            module_args = _plan.facts_request(members, host, settings, args['dev'])
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
-        peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host]
-        if node_ip6:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
-            peers += [(name, 'podnet_node_ip6', hv['podnet_node_ip6']) for name, hv in members
-                      if name != host and hv.get('podnet_node_ip6')]
-        # node_facts names the variables people set in its messages, not its own options
-        module_args = dict(node_ip=node_ip, peers=[ip for _name, _var, ip in peers],
-                           names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev',
-                                      peers=['%s: %s' % (name, var) for name, var, _ip in peers]),
-                           # the pods the last converge made, which the plan removes when they are no longer wanted
-                           record=_plan.record_path(settings))
-        if args['dev']:
-            module_args['dev'] = args['dev']
-        if node_ip6:
-            module_args['node_ip6'] = node_ip6
-            module_args['names']['node_ip6'] = 'podnet_node_ip6'
         facts = self._execute_module(module_name=NODE_FACTS, module_args=module_args, task_vars=task_vars)
         for key in ('warnings', 'deprecations'):
             if facts.get(key):

@@ -10,16 +10,12 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _plan
 
-NODE_VARS = ('podnet_node_ip', 'podnet_pod_cidr', 'podnet_vxlan_mac', 'podnet_pod_cidr6', 'podnet_node_ip6')
-#: the fields of a node (cluster_check's output) that hold those variables, in the same order
-NODE_FIELDS = ('node_ip', 'pod_cidr', 'vtep_mac', 'pod_cidr6', 'node_ip6')
-
 
 def _members(hosts, hostvars):
     members = []
     for host in hosts:
         hv = hostvars[host]
-        members.append((host, dict((var, hv.get(var)) for var in NODE_VARS)))
+        members.append((host, dict((var, hv.get(var)) for var in _plan.NODE_VARS)))
     return members
 
 
@@ -32,6 +28,20 @@ def cluster_check(hosts, hostvars, prefixes=False):
         raise AnsibleFilterError(str(exc))
     nodes = [dict((k, val) for k, val in n.items() if not k.startswith('_')) for n in checked]
     return dict(nodes=nodes, prefixes=_plan.cluster_prefixes(checked)) if prefixes else nodes
+
+
+def host_check(settings, host, cluster):
+    """``host``'s settings (the role's _podnet_settings), checked against its node in ``cluster`` (the output of
+    cluster_check, either form) without reading the host; returns them normalised. Fails naming host, variable and
+    value: the one-execution path runs it for every host before any host is changed."""
+    nodes = cluster.get('nodes') if isinstance(cluster, dict) else cluster
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+        raise AnsibleFilterError('host_check: the cluster is not the output of openkube.podnet.cluster_check: %r'
+                                 % (type(cluster).__name__,))
+    try:
+        return _plan.check_host(_plan.members_from_nodes(nodes), host, dict(settings), validated=True)['settings']
+    except _plan.PlanError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 def steps(plan, parts=None, role=None):
@@ -49,4 +59,4 @@ def steps(plan, parts=None, role=None):
 
 class FilterModule(object):
     def filters(self):
-        return {'cluster_check': cluster_check, 'steps': steps}
+        return {'cluster_check': cluster_check, 'host_check': host_check, 'steps': steps}

@@ -336,18 +336,58 @@ def _pods(host: str, node: Dict[str, Any], settings: Dict[str, Any], mtu: int) -
     return pods
 
 
-def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_settings: Dict[str, Any], facts: Dict[str, Any],
-              validated: bool = False, prefixes: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
-    """The plan of ``host``.
+#: the inventory variables of a cluster member that the plan reads, and the fields of a node (the output of the
+#: filter cluster_check) that hold them, in the same order
+NODE_VARS = ('podnet_node_ip', 'podnet_pod_cidr', 'podnet_vxlan_mac', 'podnet_pod_cidr6', 'podnet_node_ip6')
+NODE_FIELDS = ('node_ip', 'pod_cidr', 'vtep_mac', 'pod_cidr6', 'node_ip6')
 
-    members: list of (host, hostvars) of the cluster group; raw_settings: the
-    host's podnet_* settings (None = default); facts: what node_facts read on
-    the host (underlay_dev, underlay_mtu, onlink: {peer node ip: bool}).
-    validated: the members are what validate_cluster() accepted (the entry role's
-    preflight runs it once for the whole cluster, the filter cluster_check): each
-    node is only normalised, in O(N) per host instead of the pairwise checks again.
-    prefixes: cluster_prefixes() of these members, when the caller computed them once for the cluster.
-    """
+
+def members_from_nodes(nodes: Sequence[Dict[str, Any]]) -> List[Tuple[str, Dict[str, Any]]]:
+    """[(host, {podnet_node_ip, podnet_pod_cidr, ...})] from nodes as the filter cluster_check returns them."""
+    members = []
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict) or not node.get('name'):
+            raise PlanError('cluster[%d]: a node needs a name (the output of openkube.podnet.cluster_check)' % i)
+        members.append((node['name'], dict(zip(NODE_VARS, (node.get(field) for field in NODE_FIELDS)))))
+    return members
+
+
+def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, settings: Dict[str, Any],
+                  dev: Optional[str] = None) -> Dict[str, Any]:
+    """What to read on ``host`` for its plan: the parameters of node_facts (_node.py). Its messages name the
+    variables people set (podnet_node_ip, podnet_underlay_dev, a peer's podnet_node_ip), not its options.
+    ``settings`` are normalised (normalise_settings)."""
+    mine = [hv for name, hv in members if name == host]
+    if not mine:
+        raise PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range to plan' % host)
+    node_ip, node_ip6 = mine[0].get('podnet_node_ip'), mine[0].get('podnet_node_ip6')
+    peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host]
+    if node_ip6:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
+        peers += [(name, 'podnet_node_ip6', hv['podnet_node_ip6']) for name, hv in members
+                  if name != host and hv.get('podnet_node_ip6')]
+    request = dict(node_ip=node_ip, peers=[ip for _name, _var, ip in peers],
+                   names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev',
+                              peers=['%s: %s' % (name, var) for name, var, _ip in peers]),
+                   # the pods the last converge made, which the plan removes when they are no longer wanted
+                   record=record_path(settings))
+    if dev:
+        request['dev'] = dev
+    if node_ip6:
+        request['node_ip6'] = node_ip6
+        request['names']['node_ip6'] = 'podnet_node_ip6'
+    return request
+
+
+def check_host(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_settings: Dict[str, Any],
+               validated: bool = False) -> Dict[str, Any]:
+    """Everything of ``host``'s plan that follows from the inventory alone, checked without its facts: its settings,
+    its membership of the cluster, its pods against its pod ranges, the IPv6 node addresses its mode needs. What is
+    left to host_plan() depends on what is read on the host (node_facts): the underlay's MTU, which peers are
+    on-link, devices, VNIs and ports already in use, the CNI plugins installed.
+
+    Returns dict(settings, nodes, me, peers, encap, dual, routes6_direct) for host_plan(); raises PlanError naming the
+    host, the variable and the value. The one-execution path (openkube.podnet.converge from nodes) runs it on the
+    controller for every host before any host is changed (the filter host_check), and again on the host."""
     nodes = [normalise_node(h, hv) for h, hv in members] if validated else validate_cluster(members)
     settings = normalise_settings(host, raw_settings)
     me: Any = [n for n in nodes if n['name'] == host]
@@ -356,11 +396,8 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     me = me[0]
     peers = [n for n in nodes if n['name'] != host]
     mode = settings['mode']
-    underlay = _check(host, 'podnet_underlay_dev', v.ifname, facts.get('underlay_dev'))
-    underlay_mtu = int(facts.get('underlay_mtu') or 1500)
     # the encapsulation of the tunnel the mode uses ('none' for host-gw): _encap.py's table
     encap = mode_encap(mode, settings)
-    table = ENCAPS[encap]
     dual = me.get('_net6') is not None
     if dual and encap == 'ipip':
         _host_fail(host, 'podnet_pod_cidr6', me['pod_cidr6'], "cannot be carried by mode %s: ipip carries IPv4 only; "
@@ -377,15 +414,6 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                                 "(podnet_pod_cidr6 %s) over the IPv6 underlay: set podnet_node_ip6 on every host, or "
                                 "leave podnet_vxlan_underlay ipv4 (one vxlan device over IPv4 for both families)"
                                 % (node['name'], node['name'], node['pod_cidr6']))
-    overhead = max(table.overhead, ENCAPS[encap6].overhead)
-    what = mode if encap6 == encap else '%s with IPv6 pods over the IPv6 underlay' % mode
-    mtu = settings['mtu'] or underlay_mtu - overhead
-    if mtu > underlay_mtu - overhead:
-        _host_fail(host, 'podnet_mtu', mtu, 'is too large for %s over %s (MTU %d): at most %d'
-                   % (what, underlay, underlay_mtu, underlay_mtu - overhead))
-    if mtu < 576:
-        _host_fail(host, 'podnet_mtu', mtu, 'is too small: the underlay MTU %d leaves less than 576 bytes for %s'
-                   % (underlay_mtu, what))
 
     # host-gw and crosssubnet route a peer's IPv6 pods via its IPv6 node address (the IPv6 underlay)
     routes6_direct = dual and mode in ('host-gw', 'crosssubnet') and settings['state'] == 'present'
@@ -397,6 +425,42 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                     "via its IPv6 node address: set podnet_node_ip6 on every host (their IPv6 underlay), or use "
                     "podnet_mode vxlan, which carries IPv6 pods over the IPv4 underlay"
                     % (node['name'], mode, node['name'], node['pod_cidr6']))
+    if settings['mtu'] is not None and settings['mtu'] < 576:
+        _host_fail(host, 'podnet_mtu', settings['mtu'], 'is too small: pods need at least 576 bytes (0: the underlay MTU '
+                   'minus the encapsulation)')
+    _pods(host, me, settings, 0)  # the pods' names, addresses and devices (their MTU comes from the underlay)
+    return dict(settings=settings, nodes=nodes, me=me, peers=peers, encap=encap, encap6=encap6, dual=dual,
+                routes6_direct=routes6_direct)
+
+
+def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_settings: Dict[str, Any], facts: Dict[str, Any],
+              validated: bool = False, prefixes: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+    """The plan of ``host``.
+
+    members: list of (host, hostvars) of the cluster group; raw_settings: the
+    host's podnet_* settings (None = default); facts: what node_facts read on
+    the host (underlay_dev, underlay_mtu, onlink: {peer node ip: bool}).
+    validated: the members are what validate_cluster() accepted (the entry role's
+    preflight runs it once for the whole cluster, the filter cluster_check): each
+    node is only normalised, in O(N) per host instead of the pairwise checks again.
+    prefixes: cluster_prefixes() of these members, when the caller computed them once for the cluster.
+    """
+    checked = check_host(members, host, raw_settings, validated=validated)
+    settings, me, peers, encap = checked['settings'], checked['me'], checked['peers'], checked['encap']
+    encap6, dual, routes6_direct = checked['encap6'], checked['dual'], checked['routes6_direct']
+    mode = settings['mode']
+    underlay = _check(host, 'podnet_underlay_dev', v.ifname, facts.get('underlay_dev'))
+    underlay_mtu = int(facts.get('underlay_mtu') or 1500)
+    table = ENCAPS[encap]
+    overhead = max(table.overhead, ENCAPS[encap6].overhead)
+    what = mode if encap6 == encap else '%s with IPv6 pods over the IPv6 underlay' % mode
+    mtu = settings['mtu'] or underlay_mtu - overhead
+    if mtu > underlay_mtu - overhead:
+        _host_fail(host, 'podnet_mtu', mtu, 'is too large for %s over %s (MTU %d): at most %d'
+                   % (what, underlay, underlay_mtu, underlay_mtu - overhead))
+    if mtu < 576:
+        _host_fail(host, 'podnet_mtu', mtu, 'is too small: the underlay MTU %d leaves less than 576 bytes for %s'
+                   % (underlay_mtu, what))
 
     onlink = facts.get('onlink') or {}
     if mode == 'host-gw':

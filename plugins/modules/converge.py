@@ -19,11 +19,43 @@ description:
   - Every step is validated before the first write.
   - The entry role C(openkube.podnet.podnet) uses it by default (C(podnet_apply=one_call)). One remote execution
     per host instead of one per table keeps a converge of many hosts near the cost of a single task.
+  - Given O(nodes) instead of O(plan), it reads the host's underlay itself (as M(openkube.podnet.node_facts) does),
+    computes the host's plan on the host and converges it only if that succeeded, all in the same execution. The
+    host's own checks (its node IP on a device, the MTU, peers on-link for host-gw, device names, VNIs and ports
+    in use) happen before its first write. The entry role does this by default (C(podnet_two_phase=false)), after
+    the controller has checked every host's inventory input. Its action plugin reads O(nodes) and O(prefixes)
+    from the variable that O(cluster) names, so the cluster is not templated again for every host.
 options:
   plan:
-    description: The host's plan (the key C(plan) of the result of M(openkube.podnet.host_plan)).
+    description:
+      - The host's plan (the key C(plan) of the result of M(openkube.podnet.host_plan)).
+      - Give either O(plan) or O(cluster) (or O(nodes)).
     type: dict
-    required: true
+  cluster:
+    description:
+      - The name of the variable that holds the output of the filter C(openkube.podnet.cluster_check) with
+        C(prefixes=true) (the entry role's C(__podnet_cluster)), or that output itself. The action plugin reads it
+        and hands the module O(nodes) and O(prefixes); with it, O(settings) is required.
+    type: raw
+  nodes:
+    description:
+      - Every host of the cluster group, as the filter C(openkube.podnet.cluster_check) returns them (validated
+        together there, once). Set by the action plugin from O(cluster).
+    type: list
+    elements: dict
+  prefixes:
+    description: The cluster-wide prefixes of C(openkube.podnet.cluster_check) with C(prefixes=true).
+    type: dict
+  settings:
+    description:
+      - The host's settings, as for M(openkube.podnet.host_plan) (the role's C(_podnet_settings)); with O(nodes).
+    type: dict
+  host:
+    description: The host planned (its inventory name); the action plugin sets it.
+    type: str
+  dev:
+    description: The underlay device, when known (C(podnet_underlay_dev)); the run fails before any write if it does not hold the node IP.
+    type: str
   parts:
     description:
       - Which parts of the plan to apply. V(pods) are the namespaces, veth pairs, addresses, pod routes and
@@ -56,6 +88,18 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: Check the cluster's variables once
+  ansible.builtin.set_fact:
+    cluster: "{{ groups['podnet_nodes'] | openkube.podnet.cluster_check(hostvars, prefixes=true) }}"
+  run_once: true
+
+- name: Read the underlay, compute this host's plan and apply it, in one execution
+  openkube.podnet.converge:
+    cluster: cluster  # the variable's name: read by the action, not templated for every host
+    settings:
+      mode: vxlan
+  register: result  # result.plan is the plan applied
+
 - name: Read the underlay and compute this host's plan
   openkube.podnet.host_plan:
     cluster: "{{ groups['podnet_nodes'] }}"
@@ -69,6 +113,10 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+plan:
+  description: The plan computed on the host (see M(openkube.podnet.host_plan)), when O(nodes) was given.
+  returned: success, with O(nodes)
+  type: dict
 actions:
   description: What was (or, in check mode, would be) done, one line per object, prefixed by the module.
   returned: success
@@ -86,6 +134,7 @@ steps:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openkube.podnet.plugins.module_utils._converge import PARTS, run
+from ansible_collections.openkube.podnet.plugins.module_utils._converge_host import plan_and_run
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import require_pyroute2
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
@@ -93,12 +142,21 @@ from ansible_collections.openkube.podnet.plugins.module_utils._validate import V
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        plan=dict(type='dict', required=True),
+        plan=dict(type='dict'),
+        cluster=dict(type='raw'),
+        nodes=dict(type='list', elements='dict'),
+        prefixes=dict(type='dict'),
+        settings=dict(type='dict'),
+        host=dict(type='str'),
+        dev=dict(type='str'),
         parts=dict(type='list', elements='str', choices=list(PARTS), default=list(PARTS)),
-    ), supports_check_mode=True)
+    ), supports_check_mode=True, required_one_of=[('plan', 'nodes')], mutually_exclusive=[('plan', 'nodes')],
+        required_by=dict(nodes=('settings', 'host')))
     require_pyroute2(module)
+    p = module.params
     try:
-        result = run(module.params['plan'], module.params['parts'], check_mode=module.check_mode)
+        result = (run(p['plan'], p['parts'], check_mode=module.check_mode) if p['plan'] is not None else
+                  plan_and_run(p['host'], p['nodes'], p['settings'], p['prefixes'], p['dev'], p['parts'], module.check_mode))
     except (PodnetError, ValidationError, KeyError, ValueError) as exc:
         module.fail_json(msg='%s: %s' % (type(exc).__name__, exc) if isinstance(exc, KeyError) else str(exc))
     if not module._diff:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import uuid
 
 import pytest
 
@@ -150,31 +152,52 @@ def test_routed_lab_refuses_host_gw_and_runs_vxlan():
         assert sum(line.count('ok vxlan vni 1') for line in lines) == 12, lines  # 4 hosts: 4 x 3 pairs
 
 
-def _invocations(lab, mode, apply, tmp_path):
-    out = tmp_path / ('count-%s-%s.json' % (mode, apply))
+def _invocations(lab, mode, apply, tmp_path, *args):
+    """Module executions per host of one site.yml run, counted twice: by the callback podnet_invocations (tasks
+    whose action runs something on the host) and by the commands the connection plugin lab_host runs in each host
+    (its -vvvv line 'LAB <host>: nsenter ...'; with pipelining, one per module execution)."""
+    out = tmp_path / ('count-%s-%s-%s.json' % (mode, apply, len(list(tmp_path.iterdir()))))
     env_before = dict(lab.env)
     lab.env.update(ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, 'tests', 'callback_plugins'),
                    ANSIBLE_CALLBACKS_ENABLED='podnet_invocations', PODNET_INVOCATIONS_FILE=str(out))
     try:
-        lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode, '-e', 'podnet_apply=' + apply)
+        proc = lab.playbook('playbooks/site.yml', '-vvvv', '-e', 'mode=' + mode, '-e', 'podnet_apply=' + apply, *args)
     finally:
         lab.env = env_before
-    return json.loads(out.read_text())
+    commands = {}
+    for host in re.findall(r'^<[^>]+> LAB (\S+): nsenter ', proc.stdout, re.M):
+        commands[host] = commands.get(host, 0) + 1
+    return json.loads(out.read_text()), commands, changed(proc)
+
+
+#: (podnet_apply, podnet_two_phase): the default, the strict two-phase run, the roles path
+PATHS = (('one_call', 'false'), ('one_call', 'true'), ('roles', 'false'))
 
 
 def test_invocations_per_host_do_not_grow_with_hosts(tmp_path, capsys):
+    """Module executions per host are the same at 2 and 4 hosts on every path; the default path runs exactly one
+    per host, on a first converge and on a no-change re-run (issue 19), the two-phase run two."""
     counts = {}
     for n in (2, 4):  # benchmarks/ count 2-64 hosts; the suite checks that the count does not grow
-        with built_lab('inventories/lab-scale', name='scale%d' % n, env={'PODNET_LAB_HOSTS': str(n)}) as lab:
-            for mode, apply in (('vxlan', 'one_call'), ('vxlan', 'roles')):  # one_call: one module per host in any mode
-                per_host = _invocations(lab, mode, apply, tmp_path)
-                assert len(per_host) == n
-                counts[(n, mode, apply)] = sorted(set(per_host.values()))
+        name = 'scale%d-%s' % (n, uuid.uuid4().hex[:4])  # unique: never a lab someone else runs
+        with built_lab('inventories/lab-scale', name=name, env={'PODNET_LAB_HOSTS': str(n)}) as lab:
+            for apply, two_phase in PATHS:
+                for run in ('first', 'again'):  # the roles path finds the default path's kernel state: nothing to do
+                    if run == 'first' and apply == 'one_call' and two_phase == 'true':
+                        lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_state=absent')
+                    per_host, commands, changes = _invocations(lab, 'vxlan', apply, tmp_path, '-e',
+                                                               'podnet_two_phase=' + two_phase)
+                    assert len(per_host) == n and sorted(commands) == sorted(per_host), (per_host, commands)
+                    assert set(changes.values()) == ({1} if run == 'first' and apply == 'one_call' else {0}), changes
+                    counts[(n, apply, two_phase, run)] = (sorted(set(per_host.values())), sorted(set(commands.values())))
     with capsys.disabled():
-        print('\nmodule invocations per host: ' + ', '.join(
-            '%s hosts %s %s: %s' % key_value for key_value in ((n, m, a, c) for (n, m, a), c in sorted(counts.items()))))
-    for n, mode, apply in list(counts):
-        assert counts[(2, mode, apply)] == counts[(4, mode, apply)] and len(counts[(2, mode, apply)]) == 1, counts
+        print('\nmodule executions per host (callback, commands run in the host): ' + ', '.join(
+            '%s hosts %s two_phase=%s %s: %s' % (key + (value,)) for key, value in sorted(counts.items())))
+    for key, value in counts.items():
+        n, apply, two_phase, run = key
+        assert value == counts[(2, apply, two_phase, run)] and len(value[0]) == 1, counts
+        if apply == 'one_call':
+            assert value == (([2], [2]) if two_phase == 'true' else ([1], [1])), (key, value)
 
 
 def test_mixed_pyroute2_versions_during_an_upgrade(tmp_path, capsys):

@@ -105,3 +105,24 @@ def test_bad_input_is_refused_naming_host_variable_and_value(settings, hostvars,
         _plan.host_plan(members(hostvars), planned, dict(dict(mode='vxlan'), **settings), FACTS)
     message = str(err.value)
     assert message.startswith(host + ': ') and var in message and value in message, message
+
+
+#: the rows whose refusal needs what is read on the host (the underlay's MTU): the only ones the controller cannot
+#: refuse before any host is changed on the one-execution path (podnet_two_phase false)
+NEEDS_THE_HOST = ('mtu-too-large-for-vxlan',)
+
+
+@pytest.mark.parametrize('settings,hostvars,expect', CASES)
+def test_the_controller_refuses_what_the_inventory_says_before_reading_the_host(settings, hostvars, expect, request):
+    """check_host (the filter host_check, run for every host before any host is changed) refuses every row with the
+    message host_plan gives, except the rows that need the host's facts."""
+    host = expect[0]
+    planned = 'worker2' if host == 'worker2' else 'worker3'
+    with pytest.raises(_plan.PlanError) as planned_err:
+        _plan.host_plan(members(hostvars), planned, dict(dict(mode='vxlan'), **settings), FACTS)
+    if request.node.callspec.id in NEEDS_THE_HOST:
+        _plan.check_host(members(hostvars), planned, dict(dict(mode='vxlan'), **settings))
+        return
+    with pytest.raises(_plan.PlanError) as checked_err:
+        _plan.check_host(members(hostvars), planned, dict(dict(mode='vxlan'), **settings))
+    assert str(checked_err.value) == str(planned_err.value)
