@@ -146,12 +146,22 @@ def test_ipv6_pods_over_host_gw_and_back(lab, tmp_path, capsys):
     assert refused.returncode != 0 and "worker3: podnet_node_ip6 is not set, but podnet_mode 'host-gw' routes " \
         "worker3's IPv6 pods" in refused.stdout, refused.stdout[-3000:]
     assert_same(dump(lab), before, 'the refused host-gw run changed the kernel')
-    # an IPv6 node address the host does not have: node_facts names it, on the host, before any change
+    # an IPv6 node address the host does not have: found on that host, before its first write. Two-phase, every host
+    # is read before any changes: nothing changes anywhere. With one execution per host (the default) worker2 is
+    # refused unchanged, and worker3, whose own inputs are fine, converges with the address it was given.
     wrong = _inventory(lab, tmp_path / 'wrong', lambda hosts: hosts['worker2'].update(podnet_node_ip6='fd57:4::99'))
-    refused = wrong.playbook('playbooks/site.yml', '-e', 'mode=host-gw', check=False)
-    assert refused.returncode != 0 and "worker2: podnet_node_ip6: 'fd57:4::99' is not an address of any interface of " \
-        "this host (its IPv6 addresses: " in refused.stdout and 'fd57:4::20/64' in refused.stdout, refused.stdout[-3000:]
-    assert_same(dump(lab), before, 'the refused host-gw run (wrong podnet_node_ip6) changed the kernel')
+    for extra in (('-e', 'podnet_two_phase=true'), ()):
+        refused = wrong.playbook('playbooks/site.yml', '-e', 'mode=host-gw', *extra, check=False)
+        assert refused.returncode != 0 and "worker2: podnet_node_ip6: 'fd57:4::99' is not an address of any interface " \
+            "of this host (its IPv6 addresses: " in refused.stdout and 'fd57:4::20/64' in refused.stdout, refused.stdout[-3000:]
+        after = dump(lab)
+        if extra:
+            assert_same(after, before, 'the refused two-phase host-gw run (wrong podnet_node_ip6) changed the kernel')
+        else:
+            assert_same(after['worker2'], before['worker2'], 'the refused host-gw run changed worker2')
+            assert ('fd00:10:244:10::/64', 'fd57:4::99') in [(r['dst'], r.get('gateway')) for r in after['worker3']['routes']]
+    lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
+    assert_same(dump(lab), before, 'host-gw again after the refused runs')
 
     # back to vxlan: the kernel as the first vxlan deployment left it, in both families
     back = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
