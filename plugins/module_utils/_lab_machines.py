@@ -247,9 +247,7 @@ class Machines(object):
             f.write('127.0.0.1 localhost\n127.0.1.1 %s\n%s %s\n' % (host['name'], host['node_ip'], host['name']))
         os.makedirs(os.path.join(etc, 'systemd', 'network'), exist_ok=True)
         with open(os.path.join(etc, 'systemd', 'network', '10-eth0.network'), 'w') as f:
-            f.write('# written by the openkube.podnet lab: this machine configures its own underlay address\n'
-                    '[Match]\nName=eth0\n\n[Network]\nAddress=%s/%d\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n'
-                    % (host['node_ip'], self.cidr.prefixlen))
+            f.write(network_file(host, self.cidr))
         # network-online.target waits for eth0's address, as `systemctl enable systemd-networkd` (its Also=) has it
         # on an installed host: units ordered after it (podnet-apply.service) find the underlay up
         online = os.path.join(etc, 'systemd', 'system', 'network-online.target.wants')
@@ -446,6 +444,17 @@ def _ssh_banner(bastion, address):
         sock.close()
 
 
+def network_file(host, cidr):
+    """The machine's own systemd-networkd configuration of eth0: its IPv4 address, and its IPv6 one (usable at once:
+    no duplicate address detection, as the lab's namespaces add theirs) when it has one; no router advertisements."""
+    text = ('# written by the openkube.podnet lab: this machine configures its own underlay address\n'
+            '[Match]\nName=eth0\n\n[Network]\nAddress=%s/%d\nLinkLocalAddressing=%s\nIPv6AcceptRA=no\n'
+            % (host['node_ip'], cidr.prefixlen, 'ipv6' if host.get('node_ip6') else 'no'))
+    if host.get('node_ip6'):
+        text += '\n[Address]\nAddress=%s\nDuplicateAddressDetection=none\n' % host['node_ip6']
+    return text
+
+
 def machines_from_params(params):
     """Validate the module's options; return (Machines, reboot names)."""
     name = params['name']
@@ -455,6 +464,12 @@ def machines_from_params(params):
         cidr = ipaddress.ip_network(params['cidr'], strict=True)
     except ValueError as exc:
         raise v.ValidationError('cidr %r: %s' % (params['cidr'], exc))
+    cidr6 = None
+    if params.get('cidr6'):
+        try:
+            cidr6 = ipaddress.IPv6Network(params['cidr6'], strict=True)
+        except ValueError as exc:
+            raise v.ValidationError('cidr6 %r: %s' % (params['cidr6'], exc))
     hosts = []
     for entry in params['hosts']:
         host = entry['name']
@@ -466,7 +481,18 @@ def machines_from_params(params):
             raise v.ValidationError('hosts[%s].node_ip %r is not an IPv4 address' % (host, entry['node_ip']))
         if ip not in cidr:
             raise v.ValidationError('hosts[%s].node_ip %s is not in cidr %s' % (host, ip, cidr))
-        hosts.append(dict(name=host, node_ip=str(ip), pyroute2=bool(entry.get('pyroute2'))))
+        machine = dict(name=host, node_ip=str(ip), pyroute2=bool(entry.get('pyroute2')))
+        if entry.get('node_ip6'):
+            if cidr6 is None:
+                raise v.ValidationError('hosts[%s].node_ip6 %s needs cidr6, the segment\'s IPv6 prefix' % (host, entry['node_ip6']))
+            try:
+                ip6 = ipaddress.IPv6Address(entry['node_ip6'])
+            except ValueError:
+                raise v.ValidationError('hosts[%s].node_ip6 %r is not an IPv6 address' % (host, entry['node_ip6']))
+            if ip6 not in cidr6:
+                raise v.ValidationError('hosts[%s].node_ip6 %s is not in cidr6 %s' % (host, ip6, cidr6))
+            machine['node_ip6'] = '%s/%d' % (ip6, cidr6.prefixlen)
+        hosts.append(machine)
     bastion = params.get('bastion_ip') or str(cidr.broadcast_address - 1)
     if ipaddress.ip_address(bastion) not in cidr or bastion in [h['node_ip'] for h in hosts]:
         raise v.ValidationError('bastion_ip %s must be a free address of %s' % (bastion, cidr))

@@ -44,6 +44,9 @@ options:
         description: The machine's IPv4 address on the segment, configured by the machine at boot.
         type: str
         required: true
+      node_ip6:
+        description: The machine's IPv6 address on the segment (in O(cidr6)), configured by the machine at boot too.
+        type: str
       pyroute2:
         description: Install Debian's C(python3-pyroute2) into the machine's image copy.
         type: bool
@@ -52,6 +55,9 @@ options:
     description: The segment all machines are on.
     type: str
     default: 10.57.4.0/24
+  cidr6:
+    description: The segment's IPv6 prefix, for the machines' O(hosts[].node_ip6) (a dual-stack underlay).
+    type: str
   bastion_ip:
     description: The bastion's address on the segment. Omitted, the last usable address of O(cidr).
     type: str
@@ -127,9 +133,11 @@ def main():
             hosts=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
                 node_ip=dict(type='str', required=True),
+                node_ip6=dict(type='str'),
                 pyroute2=dict(type='bool', default=False),
             )),
             cidr=dict(type='str', default='10.57.4.0/24'),
+            cidr6=dict(type='str'),
             bastion_ip=dict(type='str'),
             reboot=dict(type='list', elements='str', default=[]),
             state=dict(type='str', choices=['present', 'absent'], default='present'),

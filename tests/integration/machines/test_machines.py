@@ -10,9 +10,10 @@ On this machine's kernel the machines run host-gw and vxlan (it has no ipip: tes
 
 from __future__ import annotations
 
+import copy
 import json
 
-from lab import recap
+from lab import inventory_copy, recap, with_ipv6_pod_ranges
 
 PROTO = '57'
 MATRIX = {'host-gw': 'ok plain IP', 'vxlan': 'ok vxlan vni 1 udp 8472'}
@@ -66,6 +67,43 @@ def test_every_mode_over_ssh(machines, capsys):
             peer_dev = {'vxlan': 'podnet.vxlan', 'host-gw': 'eth0'}[mode]
             assert [r['dev'] for r in routes if r['dst'] == peer_range] == [peer_dev], routes
     assert w3.run('dpkg-query -W -f="\\${Version}" python3-pyroute2') == '0.7.2-2'
+    with capsys.disabled():
+        print('\n' + '\n'.join(lines))
+
+
+def test_dual_stack_pods_over_ssh(machines, tmp_path, capsys):
+    """Issue 18 on the booted machines: their networkd gave eth0 its IPv6 address too (inventories/lab-machines has
+    a dual-stack underlay); with an IPv6 pod range per host (a copy of the inventory), vxlan with the IPv6 pods
+    over the IPv6 underlay, then host-gw, each pinged with ping -6 from pod to pod, verify's IPv6 matrix, a rerun
+    with no change; back to IPv4 only, no IPv6 route of the collection is left."""
+    w2 = machines.machines['worker2']
+    for machine in machines.machines.values():
+        addrs = [a['local'] for a in machine.ipj('-6', 'addr', 'show', 'eth0')[0]['addr_info'] if a['scope'] == 'global']
+        assert addrs == [machines.hostvars[machine.name]['podnet_node_ip6']], addrs
+    dual = copy.copy(machines)
+    dual.inventory = inventory_copy(machines.inventory, str(tmp_path / 'inventory'), with_ipv6_pod_ranges)
+    lines = []
+    for mode, extra, route, cell in (
+            ('vxlan', ['-e', 'podnet_vxlan_underlay=ipv6'], ('fd00:10:244:11::', 'podnet.vxlan6'),
+             'ok vxlan vni 1 udp 8472 over IPv6'),
+            ('host-gw', [], ('fd57:4::21', 'eth0'), 'ok plain IP over IPv6')):
+        first = dual.playbook('playbooks/site.yml', '-e', 'mode=' + mode, *extra)
+        assert all(n > 0 for n in changed(first).values()), changed(first)
+        routes = [(r.get('gateway'), r['dev']) for r in w2.ipj('-6', 'route', 'show', 'proto', PROTO)
+                  if r['dst'] == 'fd00:10:244:11::/64']
+        assert routes == [route], (routes, first.stdout[-6000:])
+        ping = w2.run('sudo ip netns exec ns1 ping -6 -c 2 -W 2 -q fd00:10:244:11::a')
+        assert '2 received' in ping, ping
+        verify = dual.playbook('playbooks/verify.yml', '-e', 'mode=' + mode, *extra)
+        assert verify.stdout.count(cell) == 2 and 'FAIL' not in verify.stdout, verify.stdout[-3000:]
+        lines += [line.strip().strip('",') for line in verify.stdout.splitlines() if 'over IPv6' in line][:2]
+        again = dual.playbook('playbooks/site.yml', '-e', 'mode=' + mode, *extra)
+        assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+    back = machines.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert all(n > 0 for n in changed(back).values()), changed(back)
+    for machine in machines.machines.values():
+        assert machine.ipj('-6', 'route', 'show', 'proto', PROTO) == []
+        assert 'PODNET' not in machine.run('sudo ip6tables-save')
     with capsys.disabled():
         print('\n' + '\n'.join(lines))
 
