@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _plan
+from ansible_collections.openkube.podnet.plugins.module_utils import _plan
 
 
 def _members(hosts, hostvars):
@@ -47,6 +47,9 @@ def host_check(settings, host, cluster):
 def steps(plan, parts=None, role=None):
     """The plan's module calls in order ({module, args, role}), as the converge module makes them;
     only those of ``role`` when it is given."""
+    # imported here: _converge imports every resource module and pyroute2, which the other filters of this file
+    # (cluster_check, host_check, run in a worker for every host) do not need
+    from ansible_collections.openkube.podnet.plugins.module_utils import _converge
     if not isinstance(plan, dict) or 'state' not in plan:
         raise AnsibleFilterError('steps: the input is not a host plan (the key plan of openkube.podnet.host_plan\'s result): %r' % (plan,))
     parts = list(parts) if parts else list(_converge.PARTS)

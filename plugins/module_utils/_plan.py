@@ -46,7 +46,7 @@ import ipaddress
 import posixpath
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, TypeVar, Union
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import (
     CROSSSUBNET_ENCAPS, DEVICE_ENCAPS, ENCAPS, MODES, VXLAN_UNDERLAYS, devices_not_wanted, mode_encap)
 
@@ -509,6 +509,9 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
             bridge['address6'] = '%s/%d' % (me['_net6'].network_address + GATEWAY_OFFSET, me['_net6'].prefixlen)
     cni = None
     if settings['cni']:
+        # imported here: _cni is a resource module (pyroute2 through _netlink), which the controller's plugins
+        # (the filters, the actions host_plan and converge) would otherwise import in every worker, for every host
+        from ansible_collections.openkube.podnet.plugins.module_utils import _cni
         missing = sorted(name for name, path in (facts.get('cni_plugins') or {}).items() if not path)
         if missing and settings['state'] == 'present':
             _host_fail(host, 'podnet_cni', True, 'needs the CNI plugins %s, and %s not installed in %s (install '
