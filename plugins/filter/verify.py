@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import ENCAPS, MODE_ENCAP
-from ansible_collections.openkube.podnet.plugins.module_utils._record import parse_record
 
 
 def deployed_plan(slurped, host, path, mode=''):
@@ -30,6 +29,9 @@ def deployed_plan(slurped, host, path, mode=''):
         text = base64.b64decode(slurped['content']).decode('utf-8')
     except (ValueError, UnicodeDecodeError) as exc:
         return dict(plan=None, problem='%s: %s cannot be read (%s)' % (host, path, exc))
+    # imported here: _record is a resource module (pyroute2 through _netlink); Ansible loads every filter file of the
+    # collection in each worker that looks up one of its filters (host_check runs for every host)
+    from ansible_collections.openkube.podnet.plugins.module_utils._record import parse_record
     document, problem = parse_record(text, path)
     if problem:
         return dict(plan=None, problem='%s: %s: run site.yml again to replace it' % (host, problem))
