@@ -81,6 +81,11 @@ def _vxlan6_device(me, settings, underlay, mtu):
                 address=None, address6='%s/128' % me['vtep_ip6'])
 
 
+def _vxlan_match(settings):
+    """VXLAN to this host's port, over either underlay."""
+    return '-p udp -m udp --dport %d' % settings['vxlan_port']
+
+
 ENCAPS = {
     'none': Encap(name='none', overhead=0, role='host_gw', wire='plain IP'),
     'ipip': Encap(
@@ -98,7 +103,7 @@ ENCAPS = {
         route=lambda peer, dev: dict(dst=peer['pod_cidr'], via=peer['vtep_ip'], dev=dev, onlink=True),
         neighbor=lambda peer: dict(ip=peer['vtep_ip'], lladdr=peer['vtep_mac']),
         fdb=lambda peer: dict(mac=peer['vtep_mac'], dst=peer['node_ip']),
-        firewall_match=lambda settings: '-p udp -m udp --dport %d' % settings['vxlan_port'],
+        firewall_match=_vxlan_match,
         # the same device, VTEP MAC and FDB entry carry the peer's IPv6 pods: flannel's vxlan over an IPv4 underlay
         route6=lambda peer, dev: dict(dst=peer['pod_cidr6'], via=peer['vtep_ip6'], dev=dev, onlink=True),
         neighbor6=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac']),
@@ -110,7 +115,7 @@ ENCAPS = {
         route=lambda peer, dev: dict(dst=peer['pod_cidr6'], via=peer['vtep_ip6'], dev=dev, onlink=True),
         neighbor=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac6']),
         fdb=lambda peer: dict(mac=peer['vtep_mac6'], dst=peer['node_ip6']),
-        firewall_match=lambda settings: '-p udp -m udp --dport %d' % settings['vxlan_port'],
+        firewall_match=_vxlan_match,
     ),
 }
 

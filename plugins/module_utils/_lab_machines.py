@@ -455,6 +455,19 @@ def network_file(host, cidr):
     return text
 
 
+def _address_in(host, key, value, network, option):
+    """hosts[host].key: an address of ``network``'s family inside it (the option ``option``), or a ValidationError."""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        ip = None
+    if ip is None or ip.version != network.version:
+        raise v.ValidationError('hosts[%s].%s %r is not an IPv%d address' % (host, key, value, network.version))
+    if ip not in network:
+        raise v.ValidationError('hosts[%s].%s %s is not in %s %s' % (host, key, ip, option, network))
+    return ip
+
+
 def machines_from_params(params):
     """Validate the module's options; return (Machines, reboot names)."""
     name = params['name']
@@ -475,22 +488,12 @@ def machines_from_params(params):
         host = entry['name']
         if not host or len(host) > 12 or not host.replace('-', '').isalnum():
             raise v.ValidationError('hosts: name %r: 1-12 letters, digits or - (it names a veth)' % host)
-        try:
-            ip = ipaddress.ip_address(entry['node_ip'])
-        except ValueError:
-            raise v.ValidationError('hosts[%s].node_ip %r is not an IPv4 address' % (host, entry['node_ip']))
-        if ip not in cidr:
-            raise v.ValidationError('hosts[%s].node_ip %s is not in cidr %s' % (host, ip, cidr))
+        ip = _address_in(host, 'node_ip', entry['node_ip'], cidr, 'cidr')
         machine = dict(name=host, node_ip=str(ip), pyroute2=bool(entry.get('pyroute2')))
         if entry.get('node_ip6'):
             if cidr6 is None:
                 raise v.ValidationError('hosts[%s].node_ip6 %s needs cidr6, the segment\'s IPv6 prefix' % (host, entry['node_ip6']))
-            try:
-                ip6 = ipaddress.IPv6Address(entry['node_ip6'])
-            except ValueError:
-                raise v.ValidationError('hosts[%s].node_ip6 %r is not an IPv6 address' % (host, entry['node_ip6']))
-            if ip6 not in cidr6:
-                raise v.ValidationError('hosts[%s].node_ip6 %s is not in cidr6 %s' % (host, ip6, cidr6))
+            ip6 = _address_in(host, 'node_ip6', entry['node_ip6'], cidr6, 'cidr6')
             machine['node_ip6'] = '%s/%d' % (ip6, cidr6.prefixlen)
         hosts.append(machine)
     bastion = params.get('bastion_ip') or str(cidr.broadcast_address - 1)
