@@ -54,6 +54,17 @@ def bridgej(netns, *args):
     return json.loads(out) if out.strip() else []
 
 
+def underlay(ns):
+    """A host's underlay in namespace ``ns``, set up with `ip`: eth0 (a veth whose peer is ``other``) holding
+    10.57.4.20/24, both up, and 10.58.0.0/24 routed via the gateway 10.57.4.1."""
+    sh('ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other')
+    for dev in ('eth0', 'other'):
+        sh('ip', '-n', ns, 'link', 'set', dev, 'up')
+    sh('ip', '-n', ns, 'addr', 'add', '10.57.4.20/24', 'dev', 'eth0')
+    sh('ip', '-n', ns, 'route', 'add', '10.58.0.0/24', 'via', '10.57.4.1')
+    return ns
+
+
 def run_module(name, args, check=False, diff=True, prefix=()):
     """Run module openkube.podnet.<name> the way Ansible does (a Python process reading
     ANSIBLE_MODULE_ARGS), on this machine; return its JSON result. ``prefix`` runs it under a

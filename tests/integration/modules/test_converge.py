@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from kernel import ipj, run_module, sh
+from kernel import ipj, run_module, underlay
 
 NODES = [dict(name='worker2', node_ip='10.57.4.20', pod_cidr='192.168.10.0/24', vtep_ip='192.168.10.0',
               vtep_mac='0e:00:00:00:00:02'),
@@ -23,13 +23,7 @@ PRIVATE_RUN = ('unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mo
 
 @pytest.fixture
 def host(netns):
-    ns = netns('cv')
-    sh('ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other')
-    for dev in ('eth0', 'other'):
-        sh('ip', '-n', ns, 'link', 'set', dev, 'up')
-    sh('ip', '-n', ns, 'addr', 'add', '10.57.4.20/24', 'dev', 'eth0')
-    sh('ip', '-n', ns, 'route', 'add', '10.58.0.0/24', 'via', '10.57.4.1')
-    return ns
+    return underlay(netns('cv'))
 
 
 def converge(ns, tmp_path, check=False, **settings):

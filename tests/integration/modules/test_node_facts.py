@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from kernel import ipj, run_module, sh
+from kernel import ipj, run_module, sh, underlay
 
 
 @pytest.fixture
 def host(netns):
     """eth0 (a veth) holds 10.57.4.20/24 and fd57:4::20/64; fd58::/64 and 10.58.0.0/24 are routed via gateways."""
-    ns = netns('nf')
-    sh('ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other')
-    for dev in ('eth0', 'other'):
-        sh('ip', '-n', ns, 'link', 'set', dev, 'up')
-    sh('ip', '-n', ns, 'addr', 'add', '10.57.4.20/24', 'dev', 'eth0')
+    ns = underlay(netns('nf'))
     sh('ip', '-n', ns, 'addr', 'add', 'fd57:4::20/64', 'dev', 'eth0', 'nodad')
     sh('ip', '-n', ns, 'addr', 'add', 'fd59::1/64', 'dev', 'other', 'nodad')
-    sh('ip', '-n', ns, 'route', 'add', '10.58.0.0/24', 'via', '10.57.4.1')
     sh('ip', '-n', ns, '-6', 'route', 'add', 'fd58::/64', 'via', 'fd57:4::1')
     return ns
 
