@@ -6,6 +6,8 @@ and a plan turned into the module calls that apply it (plugins/module_utils/_con
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _plan
@@ -21,24 +23,45 @@ def _members(hosts, hostvars):
 
 def cluster_check(hosts, hostvars, prefixes=False):
     """Validate the cluster's host variables; returns the normalised nodes (name, node_ip, pod_cidr, vtep_*), or with
-    ``prefixes`` {nodes, prefixes}: the nodes and the cluster-wide prefixes every host's firewall uses."""
+    ``prefixes`` {nodes, prefixes, index, without_ip6}: the nodes, the cluster-wide prefixes every host's firewall
+    uses, each node's position by name and the names of the nodes without podnet_node_ip6 (what host_check needs of
+    the other hosts, so that checking a host costs the same in a cluster of any size)."""
     try:
         checked = _plan.validate_cluster(_members(hosts, hostvars))
     except _plan.PlanError as exc:
         raise AnsibleFilterError(str(exc))
     nodes = [dict((k, val) for k, val in n.items() if not k.startswith('_')) for n in checked]
-    return dict(nodes=nodes, prefixes=_plan.cluster_prefixes(checked)) if prefixes else nodes
+    if not prefixes:
+        return nodes
+    return dict(nodes=nodes, prefixes=_plan.cluster_prefixes(checked),
+                index=dict((n['name'], i) for i, n in enumerate(nodes)),
+                without_ip6=[n['name'] for n in nodes if not n.get('node_ip6')])
+
+
+def _node(nodes, index, name):
+    """One node of cluster_check's output, normalised (as on the host), found by its position."""
+    return _plan.normalise_node(name, _plan.members_from_nodes([nodes[index[name]]])[0][1])
 
 
 def host_check(settings, host, cluster):
     """``host``'s settings (the role's _podnet_settings), checked against its node in ``cluster`` (the output of
     cluster_check, either form) without reading the host; returns them normalised. Fails naming host, variable and
-    value: the one-execution path runs it for every host before any host is changed."""
-    nodes = cluster.get('nodes') if isinstance(cluster, dict) else cluster
-    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
-        raise AnsibleFilterError('host_check: the cluster is not the output of openkube.podnet.cluster_check: %r'
-                                 % (type(cluster).__name__,))
+    value: the one-execution path runs it for every host before any host is changed. With cluster_check's index
+    (prefixes=true) it reads the host's own node and the nodes without an IPv6 node address only: O(1) in the
+    cluster's size, where the list form costs O(N) per host."""
+    nodes = cluster.get('nodes') if isinstance(cluster, Mapping) else cluster
+    index = cluster.get('index') if isinstance(cluster, Mapping) else None
     try:
+        if isinstance(nodes, Sequence) and isinstance(index, Mapping):
+            if host not in index:
+                raise _plan.PlanError(_plan.not_in_cluster(host))
+            me = _node(nodes, index, host)
+            without = [me] if me.get('node_ip6') is None else []
+            without += [_node(nodes, index, name) for name in cluster.get('without_ip6') or () if name != host]
+            return _plan.check_settings(host, me, dict(settings), without)['settings']
+        if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+            raise AnsibleFilterError('host_check: the cluster is not the output of openkube.podnet.cluster_check: %r'
+                                     % (type(cluster).__name__,))
         return _plan.check_host(_plan.members_from_nodes(nodes), host, dict(settings), validated=True)['settings']
     except _plan.PlanError as exc:
         raise AnsibleFilterError(str(exc))

@@ -352,6 +352,10 @@ def members_from_nodes(nodes: Sequence[Dict[str, Any]]) -> List[Tuple[str, Dict[
     return members
 
 
+#: the modes whose plan reads which peers are on-link (node_facts' onlink)
+ONLINK_MODES = ('host-gw', 'crosssubnet')
+
+
 def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, settings: Dict[str, Any],
                   dev: Optional[str] = None) -> Dict[str, Any]:
     """What to read on ``host`` for its plan: the parameters of node_facts (_node.py). Its messages name the
@@ -359,10 +363,13 @@ def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, sett
     ``settings`` are normalised (normalise_settings)."""
     mine = [hv for name, hv in members if name == host]
     if not mine:
-        raise PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range to plan' % host)
+        raise PlanError(not_in_cluster(host))
     node_ip, node_ip6 = mine[0].get('podnet_node_ip'), mine[0].get('podnet_node_ip6')
-    peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host]
-    if node_ip6:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
+    # which peers the kernel reaches on-link: one route lookup per peer, which only host-gw and crosssubnet read
+    # (ipip and vxlan reach their peers wherever they are routed; state absent removes)
+    onlink = settings['mode'] in ONLINK_MODES and settings['state'] == 'present'
+    peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host and onlink]
+    if node_ip6 and onlink:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
         peers += [(name, 'podnet_node_ip6', hv['podnet_node_ip6']) for name, hv in members
                   if name != host and hv.get('podnet_node_ip6')]
     request = dict(node_ip=node_ip, peers=[ip for _name, _var, ip in peers],
@@ -385,16 +392,30 @@ def check_host(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_set
     left to host_plan() depends on what is read on the host (node_facts): the underlay's MTU, which peers are
     on-link, devices, VNIs and ports already in use, the CNI plugins installed.
 
-    Returns dict(settings, nodes, me, peers, encap, dual, routes6_direct) for host_plan(); raises PlanError naming the
-    host, the variable and the value. The one-execution path (openkube.podnet.converge from nodes) runs it on the
-    controller for every host before any host is changed (the filter host_check), and again on the host."""
+    Returns dict(settings, nodes, me, peers, encap, encap6, dual, routes6_direct) for host_plan(); raises PlanError
+    naming the host, the variable and the value. The converge runs it on the host; the controller runs the same
+    checks for every host before any host is changed (check_settings(), from the filter host_check)."""
     nodes = [normalise_node(h, hv) for h, hv in members] if validated else validate_cluster(members)
-    settings = normalise_settings(host, raw_settings)
     me: Any = [n for n in nodes if n['name'] == host]
     if not me:
-        raise PlanError('%s: is not in the cluster group (podnet_cluster_group); it has no pod range to plan' % host)
+        raise PlanError(not_in_cluster(host))
     me = me[0]
     peers = [n for n in nodes if n['name'] != host]
+    checked = check_settings(host, me, raw_settings, [n for n in [me] + peers if n.get('node_ip6') is None])
+    return dict(checked, nodes=nodes, me=me, peers=peers)
+
+
+def not_in_cluster(host: str) -> str:
+    return '%s: is not in the cluster group (podnet_cluster_group); it has no pod range to plan' % host
+
+
+def check_settings(host: str, me: Dict[str, Any], raw_settings: Dict[str, Any],
+                   without_ip6: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """check_host() for one host from its own node alone: ``me`` (normalise_node()) and ``without_ip6``, the
+    cluster's nodes without podnet_node_ip6 (this host's first), which the IPv6 underlay's modes refuse. O(1) in the
+    cluster's size: the filter host_check runs it for every host, with the cluster checked once (cluster_check).
+    Returns dict(settings, encap, encap6, dual, routes6_direct)."""
+    settings = normalise_settings(host, raw_settings)
     mode = settings['mode']
     # the encapsulation of the tunnel the mode uses ('none' for host-gw): _encap.py's table
     encap = mode_encap(mode, settings)
@@ -407,30 +428,27 @@ def check_host(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_set
     encap6 = encap
     if encap == 'vxlan' and dual and settings['state'] == 'present':
         encap6 = VXLAN_UNDERLAYS[settings['vxlan_underlay']]
-    if encap6 != encap:
-        for node in [me] + peers:
-            if node.get('node_ip6') is None:
-                raise PlanError("%s: podnet_node_ip6 is not set, but podnet_vxlan_underlay 'ipv6' carries %s's IPv6 pods "
-                                "(podnet_pod_cidr6 %s) over the IPv6 underlay: set podnet_node_ip6 on every host, or "
-                                "leave podnet_vxlan_underlay ipv4 (one vxlan device over IPv4 for both families)"
-                                % (node['name'], node['name'], node['pod_cidr6']))
+    if encap6 != encap and without_ip6:
+        node = without_ip6[0]
+        raise PlanError("%s: podnet_node_ip6 is not set, but podnet_vxlan_underlay 'ipv6' carries %s's IPv6 pods "
+                        "(podnet_pod_cidr6 %s) over the IPv6 underlay: set podnet_node_ip6 on every host, or "
+                        "leave podnet_vxlan_underlay ipv4 (one vxlan device over IPv4 for both families)"
+                        % (node['name'], node['name'], node.get('pod_cidr6')))
 
     # host-gw and crosssubnet route a peer's IPv6 pods via its IPv6 node address (the IPv6 underlay)
     routes6_direct = dual and mode in ('host-gw', 'crosssubnet') and settings['state'] == 'present'
-    if routes6_direct:
-        for node in [me] + peers:
-            if node.get('node_ip6') is None:
-                raise PlanError(
-                    "%s: podnet_node_ip6 is not set, but podnet_mode %r routes %s's IPv6 pods (podnet_pod_cidr6 %s) "
-                    "via its IPv6 node address: set podnet_node_ip6 on every host (their IPv6 underlay), or use "
-                    "podnet_mode vxlan, which carries IPv6 pods over the IPv4 underlay"
-                    % (node['name'], mode, node['name'], node['pod_cidr6']))
+    if routes6_direct and without_ip6:
+        node = without_ip6[0]
+        raise PlanError(
+            "%s: podnet_node_ip6 is not set, but podnet_mode %r routes %s's IPv6 pods (podnet_pod_cidr6 %s) "
+            "via its IPv6 node address: set podnet_node_ip6 on every host (their IPv6 underlay), or use "
+            "podnet_mode vxlan, which carries IPv6 pods over the IPv4 underlay"
+            % (node['name'], mode, node['name'], node.get('pod_cidr6')))
     if settings['mtu'] is not None and settings['mtu'] < 576:
         _host_fail(host, 'podnet_mtu', settings['mtu'], 'is too small: pods need at least 576 bytes (0: the underlay MTU '
                    'minus the encapsulation)')
     _pods(host, me, settings, 0)  # the pods' names, addresses and devices (their MTU comes from the underlay)
-    return dict(settings=settings, nodes=nodes, me=me, peers=peers, encap=encap, encap6=encap6, dual=dual,
-                routes6_direct=routes6_direct)
+    return dict(settings=settings, encap=encap, encap6=encap6, dual=dual, routes6_direct=routes6_direct)
 
 
 def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_settings: Dict[str, Any], facts: Dict[str, Any],

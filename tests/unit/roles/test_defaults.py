@@ -5,6 +5,7 @@ DEFAULTS (what a caller of the action host_plan gets without the role) agree, va
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import yaml
@@ -39,8 +40,11 @@ def test_defaults_file_and_argument_spec_agree(role):
 def test_plan_defaults_are_the_role_defaults():
     """_plan.DEFAULTS fills what a caller of the filter leaves out; the role passes every setting."""
     defaults = read('podnet', 'defaults', 'main.yml')
-    settings = read('podnet', 'vars', 'main.yml')['_podnet_settings']
+    # one template of a dict literal, {'mode': podnet_mode, ...}: its keys, each taken from podnet_<key>
+    template = read('podnet', 'vars', 'main.yml')['_podnet_settings']
+    settings = dict(re.findall(r"'(\w+)': (podnet_\w+)", template))
     assert sorted(settings) == sorted(_plan.DEFAULTS)
+    assert all(var == 'podnet_' + key for key, var in settings.items()), settings
     for key, value in _plan.DEFAULTS.items():
         role_value = defaults['podnet_' + key]
         if key == 'mtu':  # the role's 0 and the plan's None both mean: from the underlay

@@ -78,12 +78,32 @@ def test_host_check_normalises_and_refuses_naming_host_variable_and_value():
         host_check({'pods': [{'name': 'ns1', 'ip': '192.168.10.10'}]}, 'worker3', CLUSTER)
     with pytest.raises(AnsibleFilterError, match='worker4: is not in the cluster group'):
         host_check({}, 'worker4', CLUSTER['nodes'])
+    with pytest.raises(AnsibleFilterError, match='worker4: is not in the cluster group'):
+        host_check({}, 'worker4', CLUSTER)
+
+
+def test_host_check_names_the_peer_without_an_ipv6_node_address():
+    """Checking worker2 reads worker3's node only because cluster_check lists it without podnet_node_ip6."""
+    dual = dict((host, dict(hv, podnet_pod_cidr6='fd00:10:244:%d::/64' % (10 + i)))
+                for i, (host, hv) in enumerate(sorted(HOSTVARS.items())))
+    dual['worker2']['podnet_node_ip6'] = 'fd57:4::20'
+    cluster = cluster_check(['worker2', 'worker3'], dual, prefixes=True)
+    assert cluster['index'] == {'worker2': 0, 'worker3': 1} and cluster['without_ip6'] == ['worker3']
+    with pytest.raises(AnsibleFilterError, match="^worker3: podnet_node_ip6 is not set, but podnet_vxlan_underlay 'ipv6' "
+                       r"carries worker3's IPv6 pods \(podnet_pod_cidr6 fd00:10:244:11::/64\)"):
+        host_check({'mode': 'vxlan', 'vxlan_underlay': 'ipv6'}, 'worker2', cluster)
+    assert host_check({'mode': 'vxlan'}, 'worker2', cluster)['vxlan_underlay'] == 'ipv4'
 
 
 def test_facts_request_is_what_host_plan_asks_node_facts():
-    """The action host_plan (two phases) and the module converge (one execution) read the same on the host."""
+    """The action host_plan (two phases) and the module converge (one execution) read the same on the host: which
+    peers are on-link only where the plan reads it (host-gw and crosssubnet), one route lookup per peer."""
     members = _plan.members_from_nodes(CLUSTER['nodes'])
-    settings = _plan.normalise_settings('worker3', {})
-    assert _plan.facts_request(members, 'worker3', settings, 'eth0') == dict(
-        node_ip='10.57.4.21', peers=['10.57.4.20'], dev='eth0', record='/var/lib/podnet/applied.json',
-        names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker2: podnet_node_ip']))
+    for mode in ('host-gw', 'crosssubnet'):
+        settings = _plan.normalise_settings('worker3', {'mode': mode})
+        assert _plan.facts_request(members, 'worker3', settings, 'eth0') == dict(
+            node_ip='10.57.4.21', peers=['10.57.4.20'], dev='eth0', record='/var/lib/podnet/applied.json',
+            names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker2: podnet_node_ip']))
+    for settings in ({'mode': 'vxlan'}, {'mode': 'ipip'}, {'mode': 'host-gw', 'state': 'absent'}):
+        request = _plan.facts_request(members, 'worker3', _plan.normalise_settings('worker3', settings), 'eth0')
+        assert request['peers'] == [] and request['names']['peers'] == [], (settings, request)

@@ -9,13 +9,18 @@ host, devices in the way) and a few plan cases that prove a refused run changes 
 from __future__ import annotations
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.openkube.podnet.plugins.filter.plan import cluster_check, host_check
 from ansible_collections.openkube.podnet.plugins.module_utils import _plan
 
 NODES = {'worker2': {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'},
          'worker3': {'podnet_node_ip': '10.57.4.21', 'podnet_pod_cidr': '192.168.11.0/24'}}
 FACTS = {'underlay_dev': 'eth0', 'underlay_mtu': 1500, 'onlink': {'10.57.4.21': True, '10.57.4.20': True}}
 DELETE = object()
+#: both hosts with an IPv6 pod range, worker3 without an IPv6 node address
+DUAL_STACK = dict(worker2=dict(podnet_pod_cidr6='fd00:10:244:10::/64', podnet_node_ip6='fd57:4::20'),
+                  worker3=dict(podnet_pod_cidr6='fd00:10:244:11::/64'))
 
 
 def case(cid, expect, settings=None, hostvars=None):
@@ -81,6 +86,10 @@ CASES = [
     case('repair-interval-too-short', ('worker2', 'podnet_repair_interval', '1'), dict(repair_interval='1')),
     case('repair-interval-not-a-number', ('worker2', 'podnet_repair_interval', '1m'), dict(repair_interval='1m')),
     case('repair-unit-dir-relative', ('worker2', 'podnet_repair_unit_dir', 'etc/systemd'), dict(repair_unit_dir='etc/systemd')),
+    case('node-ip6-missing-for-vxlan-over-ipv6', ('worker3', 'podnet_node_ip6', 'fd00:10:244:11::/64'),
+         dict(vxlan_underlay='ipv6'), hostvars=DUAL_STACK),
+    case('node-ip6-missing-for-host-gw', ('worker3', 'podnet_node_ip6', 'fd00:10:244:11::/64'),
+         dict(mode='host-gw'), hostvars=DUAL_STACK),
 ]
 
 
@@ -126,3 +135,20 @@ def test_the_controller_refuses_what_the_inventory_says_before_reading_the_host(
     with pytest.raises(_plan.PlanError) as checked_err:
         _plan.check_host(members(hostvars), planned, dict(dict(mode='vxlan'), **settings))
     assert str(checked_err.value) == str(planned_err.value)
+
+
+@pytest.mark.parametrize('settings,hostvars,expect', CASES)
+def test_the_indexed_host_check_refuses_as_the_plan_does(settings, hostvars, expect, request):
+    """The entry role's form: cluster_check once (with its index), then host_check per host reading only that host's
+    node and the nodes without an IPv6 node address; the same message as host_plan for every row it can refuse."""
+    planned = 'worker2' if expect[0] == 'worker2' else 'worker3'
+    with pytest.raises(_plan.PlanError) as planned_err:
+        _plan.host_plan(members(hostvars), planned, dict(dict(mode='vxlan'), **settings), FACTS)
+    hosts, hvs = [m[0] for m in members(hostvars)], dict(members(hostvars))
+    try:
+        cluster = cluster_check(hosts, hvs, prefixes=True)
+        host_check(dict(dict(mode='vxlan'), **settings), planned, cluster)
+    except AnsibleFilterError as exc:
+        assert str(exc) == str(planned_err.value)
+    else:
+        assert request.node.callspec.id in NEEDS_THE_HOST
