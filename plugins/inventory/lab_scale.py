@@ -12,7 +12,8 @@ description:
   - Generates O(count) lab hosts C(node001), C(node002), ... in group C(podnet_nodes), a child of group
     C(podnet_lab), like C(inventories/lab) but with any number of hosts on one segment.
   - Host I(i) (from 0) gets C(podnet_node_ip) = O(first_ip) + I(i) (crossing into the next /24 as needed)
-    and C(podnet_pod_cidr) = C(192.168.(10+i).0/24), so at most 240 hosts.
+    and C(podnet_pod_cidr) = C(192.168.(10+i).0/24) for the first 240 hosts, then C(10.244.(i-240).0/24), so at most
+    496 hosts.
   - Group variables (connection, interpreter, segments, lab name) come from C(group_vars/) beside the
     inventory file, as for the other lab inventories.
   - The file name must end in C(podnet_lab_scale.yml) or C(podnet_lab_scale.yaml).
@@ -23,7 +24,7 @@ options:
     required: true
     choices: [openkube.podnet.lab_scale]
   count:
-    description: Number of hosts (1 to 240).
+    description: Number of hosts (1 to 496).
     type: int
     default: 2
     env:
@@ -55,7 +56,14 @@ import ipaddress
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
-MAX_HOSTS = 240
+#: the first 240 hosts' pod ranges are 192.168.10.0/24 .. 192.168.249.0/24, the next 256 10.244.0.0/24 .. 10.244.255.0/24
+FIRST_RANGES = 240
+MAX_HOSTS = FIRST_RANGES + 256
+
+
+def pod_cidr(i):
+    """The pod range of host ``i`` (from 0)."""
+    return '192.168.%d.0/24' % (10 + i) if i < FIRST_RANGES else '10.244.%d.0/24' % (i - FIRST_RANGES)
 
 
 def scale_hosts(count, first_ip='10.57.4.20', segment='10.57.0.0/16', name_prefix='node'):
@@ -66,7 +74,8 @@ def scale_hosts(count, first_ip='10.57.4.20', segment='10.57.0.0/16', name_prefi
         raise ValueError('PODNET_LAB_HOSTS (count) must be a number, not %r' % (count,))
     if not 1 <= count <= MAX_HOSTS:
         raise ValueError('PODNET_LAB_HOSTS (count) is %d: the scale lab has 1 to %d hosts '
-                         '(pod ranges 192.168.10.0/24 .. 192.168.249.0/24)' % (count, MAX_HOSTS))
+                         '(pod ranges 192.168.10.0/24 .. 192.168.249.0/24, then 10.244.0.0/24 .. 10.244.255.0/24)'
+                         % (count, MAX_HOSTS))
     net = ipaddress.ip_network(segment)
     first = ipaddress.ip_address(first_ip)
     hosts = []
@@ -74,7 +83,7 @@ def scale_hosts(count, first_ip='10.57.4.20', segment='10.57.0.0/16', name_prefi
         ip = first + i
         if ip not in net or ip in (net.network_address, net.broadcast_address):
             raise ValueError('node IP %s of host %d is not a host address of %s' % (ip, i + 1, net))
-        hosts.append(('%s%03d' % (name_prefix, i + 1), str(ip), '192.168.%d.0/24' % (10 + i)))
+        hosts.append(('%s%03d' % (name_prefix, i + 1), str(ip), pod_cidr(i)))
     return hosts
 
 
