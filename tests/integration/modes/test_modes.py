@@ -175,13 +175,14 @@ PATHS = (('one_call', 'false'), ('one_call', 'true'), ('roles', 'false'))
 
 
 def test_invocations_per_host_do_not_grow_with_hosts(tmp_path, capsys):
-    """Module executions per host are the same at 2 and 4 hosts on every path; the default path runs exactly one
-    per host, on a first converge and on a no-change re-run (issue 19), the two-phase run two."""
+    """Module executions per host: the default path runs exactly one per host, on a first converge and on a
+    no-change re-run (issue 19), at 2 and at 4 hosts; the two-phase run two and the roles path its fixed number, at
+    2 hosts (benchmarks/oneexec.py counts both paths at 2-64 hosts; the suite keeps to the default's growth)."""
     counts = {}
-    for n in (2, 4):  # benchmarks/ count 2-64 hosts; the suite checks that the count does not grow
+    for n in (2, 4):
         name = 'scale%d-%s' % (n, uuid.uuid4().hex[:4])  # unique: never a lab someone else runs
         with built_lab('inventories/lab-scale', name=name, env={'PODNET_LAB_HOSTS': str(n)}) as lab:
-            for apply, two_phase in PATHS:
+            for apply, two_phase in (PATHS if n == 2 else PATHS[:1]):
                 for run in ('first', 'again'):  # the roles path finds the default path's kernel state: nothing to do
                     if run == 'first' and apply == 'one_call' and two_phase == 'true':
                         lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_state=absent')
