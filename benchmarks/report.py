@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'docs', 'benchmarks')
 
@@ -133,6 +134,25 @@ def settings_md(s):
     return lines
 
 
+def _rerun_md(m):
+    """The no-change re-runs beside the ping floor (medians), when the run measured them."""
+    if not m.get('rerun') or not m.get('floor'):
+        return []
+    med = dict((what, dict((k, statistics.median(r[k] for r in m[what])) for k in ('wall', 'cpu', 'maxrss_mb')))
+               for what in ('floor', 'rerun'))
+    rerun, floor = med['rerun'], med['floor']
+    summary = ('Controller CPU (ansible-playbook and every process it started): first converge %s s, no-change re-run '
+               '%s s, floor %s s; re-run / floor **%.2f** (CPU), %.2f (wall); first converge / floor %.2f (CPU). '
+               'Re-runs changed %s.' % (_f(m.get('converge_cpu')), _f(rerun['cpu']), _f(floor['cpu']),
+                                        rerun['cpu'] / floor['cpu'], rerun['wall'] / floor['wall'],
+                                        (m.get('converge_cpu') or 0) / floor['cpu'],
+                                        sorted(set(r['changed'] for r in m['rerun']))))
+    return ['| no-change re-run (median of %d) | %s | %s |' % (len(m['rerun']), _f(rerun['wall']), _f(rerun['maxrss_mb'], '%.0f')),
+            '| Ansible\'s floor, one ping task per host (median of %d) | %s | %s |' % (
+                len(m['floor']), _f(floor['wall']), _f(floor['maxrss_mb'], '%.0f')),
+            '', summary]
+
+
 def memory_md(m):
     mi = m.get('meminfo_kb', {})
 
@@ -145,8 +165,9 @@ def memory_md(m):
             '| step | wall s | peak RSS of ansible-playbook MB |', '| --- | ---: | ---: |',
             '| build (playbooks/lab.yml) | %s | %s |' % (_f(m.get('build')), _f(m.get('build_maxrss_mb'), '%.0f')),
             '| first converge (site.yml, vxlan) | %s | %s |' % (_f(m.get('converge')), _f(m.get('converge_maxrss_mb'), '%.0f')),
-            '| teardown (lab_state=absent) | %s | %s |' % (_f(m.get('teardown')), _f(m.get('teardown_maxrss_mb'), '%.0f')),
-            '', 'Kernel memory from /proc/meminfo, change in MB:', '',
+            '| teardown (lab_state=absent) | %s | %s |' % (_f(m.get('teardown')), _f(m.get('teardown_maxrss_mb'), '%.0f'))
+            ] + _rerun_md(m) + [
+        '', 'Kernel memory from /proc/meminfo, change in MB:', '',
             '| field | after build | after converge | after teardown (vs before) |', '| --- | ---: | ---: | ---: |'] + [
         '| %s | %s | %s | %s |' % (k, d(k, 0, 1), d(k, 0, 2), d(k, 0, 3)) for k in sorted(mi)]
 
