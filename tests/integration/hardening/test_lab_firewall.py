@@ -6,6 +6,7 @@ Every iptables and sysctl command runs inside a lab host, never in the machine's
 from __future__ import annotations
 
 import os
+import uuid
 
 from hardening_kit import HERE
 from lab import built_lab, matrix_lines, recap
@@ -146,7 +147,7 @@ def test_encapsulation_only_from_peers(hlab, capsys):
 
 def test_crosssubnet_on_the_routed_lab(capsys):
     """Two subnets, two hosts each: plain IP inside a subnet, vxlan across it."""
-    with built_lab('inventories/lab-routed', name='xsub') as lab:
+    with built_lab('inventories/lab-routed', name='xsub-' + uuid.uuid4().hex[:4]) as lab:
         lab.playbook('playbooks/site.yml', '-e', 'mode=crosssubnet')
         verify = lab.playbook('playbooks/verify.yml', '-e', 'mode=crosssubnet')
         lines = matrix_lines(verify)

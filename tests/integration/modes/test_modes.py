@@ -28,7 +28,7 @@ def changed(proc):
 
 @pytest.fixture(scope='module')
 def lab():
-    with built_lab('inventories/lab', name='modes') as lab:
+    with built_lab('inventories/lab', name='modes-' + uuid.uuid4().hex[:4]) as lab:
         yield lab
 
 
@@ -138,7 +138,7 @@ def test_verify_reports_a_miss_and_the_host_stays_reachable(lab):
 
 
 def test_routed_lab_refuses_host_gw_and_runs_vxlan():
-    with built_lab('inventories/lab-routed', name='routed') as lab:
+    with built_lab('inventories/lab-routed', name='routed-' + uuid.uuid4().hex[:4]) as lab:
         before = dump(lab)
         refused = lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', check=False)
         assert refused.returncode != 0
@@ -209,7 +209,7 @@ def test_mixed_pyroute2_versions_during_an_upgrade(tmp_path, capsys):
     shutil.copytree(os.path.join(REPO, 'inventories', 'lab'), str(inventory))
     (inventory / 'host_vars').mkdir()
     (inventory / 'host_vars' / 'worker2.yml').write_text('---\nansible_python_interpreter: /usr/bin/python3\n')
-    with built_lab(str(inventory), name='mixed') as lab:
+    with built_lab(str(inventory), name='mixed-' + uuid.uuid4().hex[:4]) as lab:
         first = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
         assert all(n > 0 for n in changed(first).values()), changed(first)
         versions = lab.ansible('worker2:worker3', '-m', 'ansible.builtin.command', '-a',
