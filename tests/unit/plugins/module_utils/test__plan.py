@@ -582,3 +582,12 @@ def test_dual_stack_refusals_name_host_variable_and_value(members, settings, exp
     with pytest.raises(_plan.PlanError) as err:
         plan(mode, members=members, facts=facts, **settings)
     assert str(err.value).startswith(expected), str(err.value)
+
+
+@pytest.mark.parametrize('mode', ['host-gw', 'crosssubnet'])
+def test_state_absent_plans_without_reading_which_peers_are_on_link(mode):
+    """facts_request asks node_facts for on-link peers only with state present: state absent must plan (and remove)
+    without them, in the modes that check them."""
+    members, facts = (ROUTED, ROUTED_FACTS) if mode == 'crosssubnet' else (REF, FACTS)
+    p = plan(mode, members=members, facts=dict(facts, onlink={}), state='absent')
+    assert p['state'] == 'absent' and p['routes'] == []
