@@ -16,12 +16,8 @@ Reports, never asserts: the machine is shared and noisy, so only what runs side 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -90,25 +86,13 @@ def table(rows):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--sizes', default='2,8,16,32,64')
-    p.add_argument('--mode', default='vxlan')
-    p.add_argument('--rounds', type=int, default=2)
-    p.add_argument('--lab-prefix', default='oneexec')
-    p.add_argument('--json', default=None, help='write the rows (with every sample) to this file')
-    args = p.parse_args(argv)
-    work = tempfile.mkdtemp(prefix='podnet-oneexec-', dir='/var/tmp')
-    rows = []
-    try:
-        for n in [int(x) for x in args.sizes.split(',')]:
-            rows.append(measure(run.Ansible(work), n, args.mode, args.rounds, args.lab_prefix))
-            if args.json:
-                with open(args.json, 'w') as f:
-                    json.dump(rows, f, indent=1, sort_keys=True)
-            print(table(rows[-1:]).splitlines()[-1], flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(table(rows))
+    args = run.size_arguments(__doc__, '2,8,16,32,64', 2, 'oneexec').parse_args(argv)
+
+    def one(n, work):
+        row = measure(run.Ansible(work), n, args.mode, args.rounds, args.lab_prefix)
+        print(table([row]).splitlines()[-1], flush=True)
+        return row
+    print(table(run.over_sizes(args, one)))
 
 
 if __name__ == '__main__':

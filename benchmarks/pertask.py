@@ -17,14 +17,10 @@ Reports, never asserts: the machine is shared and noisy; CPU time is the steadie
 
 from __future__ import annotations
 
-import argparse
 import collections
-import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,24 +89,8 @@ def table(rows):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--sizes', default='16,64')
-    p.add_argument('--mode', default='vxlan')
-    p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--lab-prefix', default='pertask')
-    p.add_argument('--json', default=None, help='write the rows to this file')
-    args = p.parse_args(argv)
-    work = tempfile.mkdtemp(prefix='podnet-pertask-', dir='/var/tmp')
-    rows = []
-    try:
-        for n in [int(x) for x in args.sizes.split(',')]:
-            rows.append(measure(n, args.mode, args.rounds, args.lab_prefix, work))
-            if args.json:
-                with open(args.json, 'w') as f:
-                    json.dump(rows, f, indent=1, sort_keys=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(table(rows))
+    args = run.size_arguments(__doc__, '16,64', 3, 'pertask').parse_args(argv)
+    print(table(run.over_sizes(args, lambda n, work: measure(n, args.mode, args.rounds, args.lab_prefix, work))))
 
 
 if __name__ == '__main__':

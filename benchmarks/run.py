@@ -194,6 +194,33 @@ class ScaleLab(object):
         return self.ans.playbook(BASELINE, SCALE_INV, self.name, hosts=self.hosts, env=env)
 
 
+def size_arguments(doc, sizes, rounds, lab_prefix):
+    """The command line of a benchmark that measures one lab per N (oneexec.py, pertask.py)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--sizes', default=sizes)
+    p.add_argument('--mode', default='vxlan')
+    p.add_argument('--rounds', type=int, default=rounds)
+    p.add_argument('--lab-prefix', default=lab_prefix)
+    p.add_argument('--json', default=None, help='write the rows (with every sample) to this file')
+    return p
+
+
+def over_sizes(args, measure):
+    """measure(n, workdir) for every N of ``args.sizes``, in a scratch folder removed afterwards; the rows are
+    written to ``args.json`` after every N, so that a stopped run still reports what it measured."""
+    work = tempfile.mkdtemp(prefix='podnet-%s-' % args.lab_prefix, dir='/var/tmp')
+    rows = []
+    try:
+        for n in [int(x) for x in args.sizes.split(',')]:
+            rows.append(measure(n, work))
+            if args.json:
+                with open(args.json, 'w') as f:
+                    json.dump(rows, f, indent=1, sort_keys=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return round(statistics.median(values), 3) if values else None
