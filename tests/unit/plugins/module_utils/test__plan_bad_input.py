@@ -9,9 +9,7 @@ host, devices in the way) and a few plan cases that prove a refused run changes 
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
-from ansible_collections.openkube.podnet.plugins.filter.plan import cluster_check, host_check
 from ansible_collections.openkube.podnet.plugins.module_utils import _plan
 
 NODES = {'worker2': {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'},
@@ -135,20 +133,3 @@ def test_the_controller_refuses_what_the_inventory_says_before_reading_the_host(
     with pytest.raises(_plan.PlanError) as checked_err:
         _plan.check_host(members(hostvars), planned, dict(dict(mode='vxlan'), **settings))
     assert str(checked_err.value) == str(planned_err.value)
-
-
-@pytest.mark.parametrize('settings,hostvars,expect', CASES)
-def test_the_indexed_host_check_refuses_as_the_plan_does(settings, hostvars, expect, request):
-    """The entry role's form: cluster_check once (with its index), then host_check per host reading only that host's
-    node and the nodes without an IPv6 node address; the same message as host_plan for every row it can refuse."""
-    planned = 'worker2' if expect[0] == 'worker2' else 'worker3'
-    with pytest.raises(_plan.PlanError) as planned_err:
-        _plan.host_plan(members(hostvars), planned, dict(dict(mode='vxlan'), **settings), FACTS)
-    hosts, hvs = [m[0] for m in members(hostvars)], dict(members(hostvars))
-    try:
-        cluster = cluster_check(hosts, hvs, prefixes=True)
-        host_check(dict(dict(mode='vxlan'), **settings), planned, cluster)
-    except AnsibleFilterError as exc:
-        assert str(exc) == str(planned_err.value)
-    else:
-        assert request.node.callspec.id in NEEDS_THE_HOST
