@@ -219,7 +219,7 @@ def test_scale_lab_16_hosts(lab_factory):
 
 
 def test_scale_inventory_refuses_too_many_hosts():
-    env = dict(os.environ, PODNET_LAB_HOSTS='241', ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'))
+    env = dict(os.environ, PODNET_LAB_HOSTS='497', ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'))
     proc = subprocess.run([os.path.join(labkit.VENV_BIN, 'ansible-inventory'), '-i', 'inventories/lab-scale',
                            '--list'], capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    assert 'the scale lab has 1 to 240 hosts' in proc.stdout + proc.stderr
+    assert 'the scale lab has 1 to 496 hosts' in proc.stdout + proc.stderr
