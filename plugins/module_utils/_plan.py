@@ -356,6 +356,12 @@ def members_from_nodes(nodes: Sequence[Dict[str, Any]]) -> List[Tuple[str, Dict[
 ONLINK_MODES = ('host-gw', 'crosssubnet')
 
 
+def reads_onlink(settings: Dict[str, Any]) -> bool:
+    """Does the plan read which peers are on-link? One route lookup per peer on the host (facts_request), checked
+    by host_plan: only host-gw and crosssubnet route to the peers' node addresses; state absent removes."""
+    return settings['mode'] in ONLINK_MODES and settings['state'] == 'present'
+
+
 def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, settings: Dict[str, Any],
                   dev: Optional[str] = None) -> Dict[str, Any]:
     """What to read on ``host`` for its plan: the parameters of node_facts (_node.py). Its messages name the
@@ -365,13 +371,12 @@ def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, sett
     if not mine:
         raise PlanError(not_in_cluster(host))
     node_ip, node_ip6 = mine[0].get('podnet_node_ip'), mine[0].get('podnet_node_ip6')
-    # which peers the kernel reaches on-link: one route lookup per peer, which only host-gw and crosssubnet read
-    # (ipip and vxlan reach their peers wherever they are routed; state absent removes)
-    onlink = settings['mode'] in ONLINK_MODES and settings['state'] == 'present'
-    peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host and onlink]
-    if node_ip6 and onlink:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
-        peers += [(name, 'podnet_node_ip6', hv['podnet_node_ip6']) for name, hv in members
-                  if name != host and hv.get('podnet_node_ip6')]
+    peers = []
+    if reads_onlink(settings):  # ipip and vxlan reach their peers wherever they are routed
+        peers = [(name, 'podnet_node_ip', hv.get('podnet_node_ip')) for name, hv in members if name != host]
+        if node_ip6:  # an IPv6 underlay: the peers' IPv6 node addresses are tested for on-link too
+            peers += [(name, 'podnet_node_ip6', hv['podnet_node_ip6']) for name, hv in members
+                      if name != host and hv.get('podnet_node_ip6')]
     request = dict(node_ip=node_ip, peers=[ip for _name, _var, ip in peers],
                    names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev',
                               peers=['%s: %s' % (name, var) for name, var, _ip in peers]),
@@ -481,9 +486,8 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                    % (underlay_mtu, what))
 
     onlink = facts.get('onlink') or {}
-    # on-link is read (facts_request) and checked only for a plan that routes to the peers: state absent removes
-    present = settings['state'] == 'present'
-    if mode == 'host-gw' and present:
+    checked_onlink = reads_onlink(settings)  # what facts_request asked the host for
+    if mode == 'host-gw' and checked_onlink:
         for peer in peers:
             off = _off_link(peer, onlink, routes6_direct)
             if off:
@@ -500,7 +504,7 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         prefix = _check(host, 'underlay_network', v.ip_network, facts['underlay_network'], 4)
         for peer in peers:
             direct = peer['_ip'] in prefix
-            off = _off_link(peer, onlink, routes6_direct) if direct and present else None
+            off = _off_link(peer, onlink, routes6_direct) if direct and checked_onlink else None
             if off:
                 its = '' if off[0] == 'podnet_node_ip' else ' its %s %s is' % off
                 raise PlanError(
