@@ -20,7 +20,7 @@ description:
   - Members change in place, the new ones added before the old ones are deleted, so a firewall rule that uses the
     set never sees it missing. A set whose family or type differs is destroyed and created again, which the kernel
     refuses while a rule uses it (the module then fails and names the set). Destroying a set in use fails the same
-    way: remove the rule first.
+    way; remove the rule first.
 extends_documentation_fragment:
   - openkube.podnet.common
   - openkube.podnet.common.state
