@@ -215,8 +215,8 @@ def test_crosssubnet_direct_inside_the_prefix_tunnel_across(encap):
     # every peer may send the encapsulation, also the direct ones (a mode switch must not cut them off)
     # (as prefixes: worker3 10.57.4.21 with this host, worker4 and worker5 10.57.5.20-21)
     assert p['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31', '10.57.5.20/31'])]
-    assert p['firewall']['chains'][1]['rules'][0].startswith('-p %s -m set --match-set podnet-peers src'
-                                                            % ('udp' if encap == 'vxlan' else '4'))
+    proto = 'udp' if encap == 'vxlan' else '4'
+    assert p['firewall']['chains'][1]['rules'][0].startswith('-p %s -m set --match-set podnet-peers src' % proto)
 
 
 def test_crosssubnet_errors():
