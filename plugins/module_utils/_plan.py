@@ -487,7 +487,9 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                    % (underlay_mtu, what))
 
     onlink = facts.get('onlink') or {}
-    if mode == 'host-gw':
+    # on-link is read (facts_request) and checked only for a plan that routes to the peers: state absent removes
+    present = settings['state'] == 'present'
+    if mode == 'host-gw' and present:
         for peer in peers:
             off = _off_link(peer, onlink, routes6_direct)
             if off:
@@ -504,7 +506,7 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         prefix = _check(host, 'underlay_network', v.ip_network, facts['underlay_network'], 4)
         for peer in peers:
             direct = peer['_ip'] in prefix
-            off = _off_link(peer, onlink, routes6_direct) if direct else None
+            off = _off_link(peer, onlink, routes6_direct) if direct and present else None
             if off:
                 its = '' if off[0] == 'podnet_node_ip' else ' its %s %s is' % off
                 raise PlanError(

@@ -629,3 +629,12 @@ def test_without_ip_set_support_the_filter_falls_back_to_prefix_rules(mode):
     assert plan(mode, members=members, facts=dict(facts, ipset_missing=''))['ipsets'][0]['name'] == 'podnet-peers'
     # nothing to fall back from: no warning
     assert 'warnings' not in plan(mode, members=members, facts=dict(facts, ipset_missing=why), encap_filter=False)
+
+
+@pytest.mark.parametrize('mode', ['host-gw', 'crosssubnet'])
+def test_state_absent_plans_without_reading_which_peers_are_on_link(mode):
+    """facts_request asks node_facts for on-link peers only with state present: state absent must plan (and remove)
+    without them, in the modes that check them."""
+    members, facts = (ROUTED, ROUTED_FACTS) if mode == 'crosssubnet' else (REF, FACTS)
+    p = plan(mode, members=members, facts=dict(facts, onlink={}), state='absent')
+    assert p['state'] == 'absent' and p['routes'] == [] and p['ipsets'] == []
