@@ -759,9 +759,8 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
         if use_sets:
             set_family = family.get('family', 4)
             sets.append(dict(name=PEER_SETS[set_family], family=set_family, members=node_prefixes))
-            # as iptables-save prints it: the protocol, then the set, then the rest of the match
-            proto, rest = match.split(None, 2)[:2], match.split(None, 2)[2:]
-            rules = [' '.join(proto + ['-m set --match-set %s src' % PEER_SETS[set_family]] + rest + ['-j RETURN'])]
+            # the encapsulation's own match first (native and cheap: protocol, port), the set's lookup only for it
+            rules = ['%s -m set --match-set %s src -j RETURN' % (match, PEER_SETS[set_family])]
         else:
             rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in node_prefixes]
         chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match], **family))

@@ -126,7 +126,7 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     assert [line for line in own_rules(w2) if 'PODNET-INPUT' in line] == [
         ':PODNET-INPUT - [0:0]', '-A INPUT -j PODNET-INPUT',
         # one rule whatever the number of peers: the set of their node IPs
-        '-A PODNET-INPUT -p udp -m set --match-set podnet-peers src -m udp --dport 8472 -j RETURN',
+        '-A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN',
         '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP']
     # the peer worker3 (10.57.4.21) and worker2's own address, as one prefix
     assert ip_sets(w2) == ['set podnet-peers inet 10.57.4.20/31']

@@ -162,6 +162,6 @@ def test_ipip_hardening_under_uml(uml, capsys):
         assert 'six ping %s 2 packets transmitted, 2 received' % peer in out, six
     # the encapsulation filter through the set under this kernel's ip_set and xt_set (legacy iptables): one rule, the
     # peers' IPv6 node addresses as the set's members
-    assert 'six rule -A PODNET-INPUT -p udp -m set --match-set podnet-peers6 src -m udp --dport 8472 -j RETURN' in six, six
+    assert 'six rule -A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers6 src -j RETURN' in six, six
     assert 'six set podnet-peers6 inet6 fd57:4::20/127 fd57:5::20/127' in six, six
     assert 'six set podnet-peers inet 10.57.4.20/31 10.57.5.20/31' in six, six

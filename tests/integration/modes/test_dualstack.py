@@ -218,7 +218,7 @@ def test_ipv6_pods_over_vxlan_over_the_ipv6_underlay(lab, capsys):
     routes = [(r['dst'], r.get('gateway'), r['dev']) for r in w2.ipj('-6', 'route', 'show', 'proto', '57')]
     assert ('fd00:10:244:11::/64', 'fd00:10:244:11::', 'podnet.vxlan6') in routes, routes
     rules = w2.run(['ip6tables-save', '-t', 'filter'], check=True).stdout
-    assert '-A PODNET-INPUT -p udp -m set --match-set podnet-peers6 src -m udp --dport 8472 -j RETURN' in rules, rules
+    assert '-A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers6 src -j RETURN' in rules, rules
     # the set's members: the peer's IPv6 node address and worker2's own, as one prefix (the IPv4 set beside it)
     assert ip_sets(w2) == ['set podnet-peers inet 10.57.4.20/31', 'set podnet-peers6 inet6 fd57:4::20/127']
     assert '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP' in rules, rules

@@ -178,7 +178,7 @@ def test_firewall_chains_per_mode():
         '-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
     # one rule whatever the number of peers: their node IPs are the members of the set podnet-peers
     assert chains['PODNET-INPUT']['rules'] == [
-        '-p udp -m set --match-set podnet-peers src -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
+        '-p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
     assert plan('vxlan')['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31'])]
     ipip = dict((c['name'], c) for c in plan('ipip')['firewall']['chains'])
     assert ipip['PODNET-INPUT']['rules'] == ['-p 4 -m set --match-set podnet-peers src -j RETURN', '-p 4 -j DROP']
@@ -215,8 +215,8 @@ def test_crosssubnet_direct_inside_the_prefix_tunnel_across(encap):
     # every peer may send the encapsulation, also the direct ones (a mode switch must not cut them off)
     # (as prefixes: worker3 10.57.4.21 with this host, worker4 and worker5 10.57.5.20-21)
     assert p['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31', '10.57.5.20/31'])]
-    proto = 'udp' if encap == 'vxlan' else '4'
-    assert p['firewall']['chains'][1]['rules'][0].startswith('-p %s -m set --match-set podnet-peers src' % proto)
+    match = '-p udp -m udp --dport 8472' if encap == 'vxlan' else '-p 4'
+    assert p['firewall']['chains'][1]['rules'][0] == '%s -m set --match-set podnet-peers src -j RETURN' % match
 
 
 def test_crosssubnet_errors():
@@ -509,8 +509,8 @@ def test_dual_stack_vxlan_over_the_ipv6_underlay():
     assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': [], 'vxlan6': []}
     inputs = dict((c.get('family', 4), c['rules']) for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN)
     assert inputs == {
-        4: ['-p udp -m set --match-set podnet-peers src -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP'],
-        6: ['-p udp -m set --match-set podnet-peers6 src -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']}
+        4: ['-p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN', '-p udp -m udp --dport 8472 -j DROP'],
+        6: ['-p udp -m udp --dport 8472 -m set --match-set podnet-peers6 src -j RETURN', '-p udp -m udp --dport 8472 -j DROP']}
     assert p['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31']),
                            dict(name='podnet-peers6', family=6, members=['fd57:4::20/127'])]
     # the controller's prefixes give the same chain
