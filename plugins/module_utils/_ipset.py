@@ -155,9 +155,10 @@ def xt_set_available(release: Optional[str] = None) -> bool:
     for listing in ('modules.dep', 'modules.builtin'):
         try:
             with open(os.path.join(base, listing)) as handle:
-                if any(line.split(':')[0].endswith('/xt_set.ko') or '/xt_set.ko.' in line.split(':')[0]
-                       for line in handle):
-                    return True
+                for line in handle:
+                    path = line.split(':')[0].strip()
+                    if path.endswith('/xt_set.ko') or '/xt_set.ko.' in path:  # also compressed: xt_set.ko.xz
+                        return True
         except OSError:
             continue
     return False
