@@ -149,14 +149,15 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
                 add(mode_role, 'fdb', dict(dev=device['name'], entries=plan[fdb], purge=True))
         add(mode_role, 'route', dict(routes=plan['routes'], purge=True))
         # The ip sets the firewall's rules match exist, with their members, before the rules that use them; the
-        # sets no rule uses any more are destroyed after the rules are gone (the kernel refuses to destroy a set
-        # in use). A plan recorded before the sets (no key ipsets) makes neither call.
+        # collection's sets this plan does not want are destroyed after the rules are gone (the kernel refuses to
+        # destroy a set in use). Two calls on different sets: check mode predicts each as the real run does it.
+        # A plan recorded before the sets (no keys ipsets, absent_ipsets) makes neither call.
         if plan.get('ipsets'):
             add(mode_role, 'ipset', dict(sets=plan['ipsets']))
         if plan.get('firewall'):
             add(mode_role, 'firewall', dict(plan['firewall']))
-        if 'ipsets' in plan:
-            add(mode_role, 'ipset', dict(sets=plan['ipsets'], purge=True))
+        if plan.get('absent_ipsets'):
+            add(mode_role, 'ipset', dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent'))
     if 'cleanup' in parts:
         for encap in DEVICE_ENCAPS:
             for name in plan['absent_devices'][encap]:
@@ -177,8 +178,8 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         if not present:
             if plan.get('firewall'):
                 add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))
-            if 'ipsets' in plan:  # after the chains that match them
-                add('podnet', 'ipset', dict(sets=[], purge=True))
+            if plan.get('absent_ipsets'):  # after the chains that match them
+                add('podnet', 'ipset', dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent'))
             add('podnet', 'route', dict(routes=[], purge=True))
             for pod in plan['pods']:
                 add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))

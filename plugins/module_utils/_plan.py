@@ -21,6 +21,7 @@ roles hand to the modules, one call per table:
     fdb         vxlan: FDB entries, one per tunnelled peer
     firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only)
     ipsets      the kernel ip sets PODNET-INPUT matches the peers' node IPs with (podnet-peers, podnet-peers6)
+    absent_ipsets  the collection's ip sets this plan does not want, to remove once no chain uses them
     absent_devices  devices of the other encapsulations, to remove
     apply_role  the role that applies the mode on the roles path (host_gw, ipip, vxlan)
     record      where the converge stores this plan on the host once applied (_record.py):
@@ -625,8 +626,10 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                             'packet. Load ip_set, ip_set_hash_net and xt_set for one rule whatever the number of peers.'
                             % (host, missing, rules)]
     plan['absent_devices'] = devices_not_wanted((encap, encap6), settings)
+    plan['absent_ipsets'] = sorted(set(PEER_SETS.values()) - set(s['name'] for s in plan['ipsets']))
     if settings['state'] == 'absent':
         plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={}, ipsets=[],
+                    absent_ipsets=sorted(PEER_SETS.values()),
                     firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
                     absent_devices=devices_not_wanted((encap, encap6), settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)

@@ -39,10 +39,11 @@ def test_vxlan_order_is_device_neighbour_fdb_route():
                                                  'net/ipv4/conf/eth0/rp_filter': '2'}, 'purge': True,
                                     'removed_devices': ['podnet.ipip', 'podnet.vxlan6']})
     assert [c['name'] for c in steps[-5][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-POSTROUTING']
-    # the set PODNET-INPUT matches exists before the chain (no purge: a set of an earlier plan may still be in use
-    # by the old chain), and the sets no chain uses any more go after it
+    # the set PODNET-INPUT matches exists before the chain, and the collection's other set (podnet-peers6, of vxlan
+    # over the IPv6 underlay) goes after it, once no chain can use it
     sets = [dict(name='podnet-peers', family=4, members=['10.57.4.20/31'])]
-    assert steps[-6] == ('ipset', {'sets': sets}) and steps[-4] == ('ipset', {'sets': sets, 'purge': True})
+    assert steps[-6] == ('ipset', {'sets': sets})
+    assert steps[-4] == ('ipset', {'sets': [{'name': 'podnet-peers6'}], 'state': 'absent'})
 
 
 def test_sets_removed_only_after_the_chains_that_use_them():
@@ -51,14 +52,15 @@ def test_sets_removed_only_after_the_chains_that_use_them():
     for plan in (plan_for('host-gw'), plan_for('vxlan', state='absent'),
                  _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'encap_filter': False}, FACTS)):
         steps = _converge.steps(plan)
-        assert plan['ipsets'] == []
+        assert plan['ipsets'] == [] and plan['absent_ipsets'] == ['podnet-peers', 'podnet-peers6']
         sets = [i for i, step in enumerate(steps) if step[0] == 'ipset']
         firewall = [i for i, step in enumerate(steps) if step[0] == 'firewall']
-        assert len(sets) == 1 and steps[sets[0]][1] == {'sets': [], 'purge': True}, steps
+        assert len(sets) == 1 and steps[sets[0]][1] == {
+            'sets': [{'name': 'podnet-peers'}, {'name': 'podnet-peers6'}], 'state': 'absent'}, steps
         assert firewall and firewall[-1] < sets[0], steps
-    # a plan recorded before the sets (no key ipsets) is applied without a set step (the repair runner)
+    # a plan recorded before the sets (no keys ipsets, absent_ipsets) is applied without a set step (the repair runner)
     old = dict(plan_for('vxlan'))
-    del old['ipsets']
+    del old['ipsets'], old['absent_ipsets']
     assert 'ipset' not in modules(_converge.steps(old))
 
 
@@ -82,7 +84,7 @@ def test_absent_removes_owned_routes_pods_and_devices():
     assert modules(steps) == ['ipip', 'vxlan', 'vxlan', 'firewall', 'ipset', 'route', 'veth', 'netns', 'sysctl', 'record']
     assert steps[9][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
     assert steps[3][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
-    assert steps[4][1] == {'sets': [], 'purge': True}
+    assert steps[4][1] == {'sets': [{'name': 'podnet-peers'}, {'name': 'podnet-peers6'}], 'state': 'absent'}
     assert steps[5][1] == {'routes': [], 'purge': True}
     # everything the collection changed goes back; the tunnels' settings go with the tunnels
     assert steps[8][1] == {'settings': {}, 'purge': True, 'removed_devices': ['podnet.ipip', 'podnet.vxlan', 'podnet.vxlan6']}
