@@ -43,8 +43,20 @@ SCRIPT = textwrap.dedent('''\
       n $h sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
       n $h iptables-legacy -w -P FORWARD DROP  # this UML kernel has no nf_tables for IPv4
     done
+    # first on a kernel without ip set support: ip_set, its hash:net type and xt_set unloaded, none loadable on
+    # demand; the filter falls back to one rule per prefix, and the run warns (on stderr, hence its own log)
+    echo /bin/false > /proc/sys/kernel/modprobe
+    modprobe -d /run/mr -r xt_set ip_set_hash_net ip_set
+    ansible-playbook -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy \
+      > /run/fb.log 2>&1 || {{ tail -60 /run/fb.log; exit 1; }}
+    grep -o 'sysctl: update [^"]*' /run/fb.log | sed 's/^/report /'
+    grep -o '\[WARNING\]: worker[23]: podnet_encap_filter: this kernel has no' /run/fb.log | sort -u | sed 's/^/fallback /'
+    n worker2 iptables-legacy-save -t filter | grep -- '-A PODNET-INPUT' | sed 's/^/fallback rule /'
+    # then with them: the set replaces the rules
+    echo /run/modprobe > /proc/sys/kernel/modprobe
+    for m in ip_set ip_set_hash_net xt_set; do modprobe -d /run/mr $m; done
     pl -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy
-    grep -o 'sysctl: update [^"]*' /run/pl.log | sed 's/^/report /'
+    grep -o 'ipset: add set [^"]*' /run/pl.log | sed 's/^/switch /'
     wire worker3 192.168.11.10 ipip
     echo "mtu ipip=$(n worker2 cat /sys/class/net/podnet.ipip/mtu) veth=$(n worker2 cat /sys/class/net/veth-ns1/mtu)"
     n worker2 ip netns exec ns1 ping -M do -s 1452 -c1 -W2 192.168.11.10 >/dev/null && echo "df 1452 crosses"
@@ -128,6 +140,13 @@ def test_ipip_hardening_under_uml(uml, capsys):
     assert 'forged ipip with filter: 0 reached the pod' in out
     assert 'forged ipip without filter: 3 reached the pod' in out
     assert int(re.search(r'counter\s+(\d+)', out).group(1)) >= 3
+    # without ip set support: the former chain, one rule per prefix, and a warning naming each host
+    assert 'fallback [WARNING]: worker2: podnet_encap_filter: this kernel has no' in out, out[-5000:]
+    assert 'fallback [WARNING]: worker3: podnet_encap_filter: this kernel has no' in out, out[-5000:]
+    assert [line for line in out.splitlines() if line.startswith('fallback rule ')] == [
+        'fallback rule -A PODNET-INPUT -s 10.57.4.20/31 -p ipencap -j RETURN',
+        'fallback rule -A PODNET-INPUT -p ipencap -j DROP'], out[-5000:]
+    assert 'switch ipset: add set podnet-peers hash:net family inet [10.57.4.20/31]' in out, out[-5000:]
     # admitted through the set: one rule, the peer worker3 and worker2's own address as its one member
     assert [line for line in out.splitlines() if line.startswith('input ')] == [
         'input rule -A PODNET-INPUT -p ipencap -m set --match-set podnet-peers src -j RETURN',
