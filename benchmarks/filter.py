@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 """The encapsulation filter at 256 scattered peers: the ip set against the one-rule-per-prefix chain (issue 19, item 5).
 
-Four labs of two hosts (worker2 10.57.4.20, worker3 10.57.4.22, as in inventories/lab), each in a cluster of 257:
+Five labs of two hosts (worker2 10.57.4.20, worker3 10.57.4.22, as in inventories/lab), each in a cluster of 257:
 the two and 255 more hosts that exist only in the inventory, with node IPs no two of which share a prefix
 (10.56.N.1), so that their covering prefixes are 257 /32s and worker3's sorts last (and worker2's just before it).
 The collection converges worker2 and worker3 (``--limit``) in mode vxlan, with every peer's route, neighbour and FDB
@@ -13,11 +13,13 @@ entry:
   (and still does where the kernel has no ip set support): one ``-s PREFIX ... -j RETURN`` per prefix, 257 rules;
 * ``collection, no filter``: the collection with ``podnet_encap_filter=false`` (its other chains, PODNET-FORWARD and
   the nat table's PODNET-POSTROUTING, stay), which tells the filter's cost from the rest of the chains';
+* ``collection (set), no other chains``: the filter alone (``podnet_forward_accept=false``, ``podnet_masquerade=false``:
+  no PODNET-FORWARD, no nat table, so no connection tracking either), the hand configuration plus the filter;
 * ``hand``: the same vxlan configuration built by hand with iproute2 (every peer's route, neighbour and FDB entry),
   without any firewall chain.
 
 worker2's ns1 sends to worker3's ns1: TCP throughput and the rate of 64-byte UDP datagrams received
-(dataplane.py's iperf3 probes), the four measured in turn repetition after repetition (rotating the order).
+(dataplane.py's iperf3 probes), the five measured in turn repetition after repetition (rotating the order).
 Medians, the ratios of the medians to hand, and the medians of the paired ratios (each repetition's sample against
 hand's of the same repetition) go to docs/benchmarks/filter.json with the load average before and after.
 Traffic stays between lab namespaces.
@@ -42,9 +44,10 @@ import dataplane
 from dataplane import REPO, VENV_BIN, Config, measure
 
 REAL = [('worker2', '10.57.4.20', '192.168.10.0/24'), ('worker3', '10.57.4.22', '192.168.11.0/24')]
-KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'hand')
+KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains', 'hand')
 #: the site.yml variables of each of the collection's configurations
-EXTRA = {'collection (set)': [], 'collection (rules)': [], 'collection, no filter': ['-e', 'podnet_encap_filter=false']}
+EXTRA = {'collection (set)': [], 'collection (rules)': [], 'collection, no filter': ['-e', 'podnet_encap_filter=false'],
+         'collection (set), no other chains': ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false']}
 VXLAN_MATCH = '-p udp -m udp --dport 8472'
 
 
@@ -123,7 +126,7 @@ def main(argv=None):
     parser.add_argument('--out', default=os.path.join(REPO, 'docs', 'benchmarks', 'filter.json'))
     args = parser.parse_args(argv)
     tag = uuid.uuid4().hex[:4]
-    labs = dict(zip(KINDS, ('ipf%ss' % tag, 'ipf%sr' % tag, 'ipf%sn' % tag, 'ipf%sh' % tag)))
+    labs = dict(zip(KINDS, ('ipf%ss' % tag, 'ipf%sr' % tag, 'ipf%sn' % tag, 'ipf%so' % tag, 'ipf%sh' % tag)))
     inventory = write_inventory(os.path.join(REPO, '.tmp', 'bench-filter-%s' % tag), args.peers)
     out = dict(reps=args.reps, seconds=args.seconds, peers=args.peers + 1, load_before=loadavg(), chains={})
     built = []
