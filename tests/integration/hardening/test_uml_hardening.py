@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent('''\
     ansible-playbook -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy \
       > /run/fb.log 2>&1 || {{ tail -60 /run/fb.log; exit 1; }}
     grep -o 'sysctl: update [^"]*' /run/fb.log | sed 's/^/report /'
-    grep -o '\[WARNING\]: worker[23]: podnet_encap_filter: this kernel has no' /run/fb.log | sort -u | sed 's/^/fallback /'
+    grep -o '[[]WARNING[]]: worker[23]: podnet_encap_filter: this kernel has no' /run/fb.log | sort -u | sed 's/^/fallback /'
     n worker2 iptables-legacy-save -t filter | grep -- '-A PODNET-INPUT' | sed 's/^/fallback rule /'
     # then with them: the set replaces the rules
     echo /run/modprobe > /proc/sys/kernel/modprobe
