@@ -16,6 +16,8 @@ Normalised dump
     sysctl   {net.ipv4.ip_forward: value, net.ipv4.conf.DEV.rp_filter: value, ..., net.ipv6.conf.all.forwarding}
     iptables {table: `iptables-save` lines of that table} (see iptables())
     ip6tables the same of `ip6tables-save`
+    ipsets   the kernel's ip sets, one line each: `set NAME FAMILY MEMBER...` (tests/ipsets.py: pyroute2's own IPSet,
+             run in the host; there is no `ipset` program)
     pods     {netns: {links, addrs, routes, neigh}} for every named namespace of the host
 
 Normalisation, so that two labs (or one lab before and after a change) that hold the same
@@ -45,6 +47,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 
 from lab import LabHost  # tests/lab.py
@@ -54,6 +57,7 @@ VOLATILE = frozenset(('ifindex', 'link_index', 'link_netnsid', 'stats', 'stats64
 STABLE_MAC_KINDS = ('vxlan', 'ipip')
 IPTABLES = os.environ.get('PODNET_TEST_IPTABLES', 'iptables')
 IP6TABLES = 'ip6' + IPTABLES[2:]  # ip6tables-legacy beside iptables-legacy
+IPSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ipsets.py')
 
 
 def _eui64_ll(mac):
@@ -123,6 +127,7 @@ def host_state(host):
     state['sysctl'] = sysctls(host)
     state['iptables'] = iptables(host)
     state['ip6tables'] = iptables(host, IP6TABLES)
+    state['ipsets'] = ip_sets(host)
     pods = {}
     for ns in state['netns']:
         def ipj(*args, _ns=ns):
@@ -160,6 +165,11 @@ def iptables(host, command=None):
     return dict((name, '\n'.join(lines)) for name, lines in tables.items()
                 if any(not (ln.startswith(':') and ln.endswith(' ACCEPT [0:0]')) for ln in lines)
                 or any(ln.split()[0][1:] not in BUILTIN_CHAINS for ln in lines if ln.startswith(':')))
+
+
+def ip_sets(host):
+    """The host's ip sets, 'set NAME FAMILY MEMBER...' each, sorted (tests/ipsets.py, a process of its own)."""
+    return host.run([sys.executable, IPSETS], check=True).stdout.splitlines()
 
 
 BUILTIN_CHAINS = ('INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING')

@@ -88,5 +88,7 @@ class ActionModule(ActionBase):
         except _plan.PlanError as exc:
             return dict(result, failed=True, msg=to_text(exc))
         result['plan'] = plan
+        if plan.get('warnings'):
+            result['warnings'] = list(result.get('warnings') or []) + list(plan['warnings'])
         result['changed'] = False
         return result

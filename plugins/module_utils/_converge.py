@@ -20,7 +20,8 @@ import posixpath
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _bridge, _cni, _fdb, _firewall, _ipip, _neighbor, _netns, _record, _repair, _route, _sysctl, _veth, _vxlan,
+    _address, _bridge, _cni, _fdb, _firewall, _ipip, _ipset, _neighbor, _netns, _record, _repair, _route, _sysctl, _veth,
+    _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
@@ -41,6 +42,7 @@ RESOURCES = {
     'neighbor': (_neighbor, _neighbor.NeighborTable),
     'fdb': (_fdb, _fdb.FdbTable),
     'firewall': (_firewall, _firewall.Firewall),
+    'ipset': (_ipset, _ipset.IpSets),
     'record': (_record, _record.Record),
     'repair': (_repair, _repair.Units),
 }
@@ -146,8 +148,16 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
             if ENCAPS[name].fdb:
                 add(mode_role, 'fdb', dict(dev=device['name'], entries=plan[fdb], purge=True))
         add(mode_role, 'route', dict(routes=plan['routes'], purge=True))
+        # The ip sets the firewall's rules match exist, with their members, before the rules that use them; the
+        # collection's sets this plan does not want are destroyed after the rules are gone (the kernel refuses to
+        # destroy a set in use). Two calls on different sets: check mode predicts each as the real run does it.
+        # A plan recorded before the sets (no keys ipsets, absent_ipsets) makes neither call.
+        if plan.get('ipsets'):
+            add(mode_role, 'ipset', dict(sets=plan['ipsets']))
         if plan.get('firewall'):
             add(mode_role, 'firewall', dict(plan['firewall']))
+        if plan.get('absent_ipsets'):
+            add(mode_role, 'ipset', dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent'))
     if 'cleanup' in parts:
         for encap in DEVICE_ENCAPS:
             for name in plan['absent_devices'][encap]:
@@ -168,6 +178,8 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         if not present:
             if plan.get('firewall'):
                 add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))
+            if plan.get('absent_ipsets'):  # after the chains that match them
+                add('podnet', 'ipset', dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent'))
             add('podnet', 'route', dict(routes=[], purge=True))
             for pod in plan['pods']:
                 add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))

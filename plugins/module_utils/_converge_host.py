@@ -38,4 +38,6 @@ def plan_and_run(host: str, nodes: Sequence[Dict[str, Any]], settings: Dict[str,
     plan = _plan.host_plan(members, host, dict(settings), facts, validated=True, prefixes=prefixes)
     result = _converge.run(plan, parts, check_mode=check_mode)
     result['plan'] = plan
+    if plan.get('warnings'):  # for example: no ip set support, the encapsulation filter falls back to rules
+        result['warnings'] = list(plan['warnings'])
     return result

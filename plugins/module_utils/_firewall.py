@@ -63,12 +63,20 @@ ARGSPEC = dict(
 
 
 def normalise_rule(rule: Any) -> str:
-    """One rule as compared: whitespace collapsed, protocol 4 by number."""
+    """One rule as compared: whitespace collapsed, protocol 4 by number, and the protocol before the first match
+    module, where iptables-save prints it (``-m set --match-set podnet-peers src -p udp -m udp --dport 8472`` is read
+    back as ``-p udp -m set --match-set podnet-peers src -m udp --dport 8472``, with the nf_tables and legacy backends
+    alike)."""
     words = str(rule).split()
     for i, word in enumerate(words[:-1]):
         if word in ('-p', '--protocol'):
             words[i] = '-p'
             words[i + 1] = _PROTO_NAMES.get(words[i + 1].lower(), words[i + 1])
+            first_match = words.index('-m') if '-m' in words else i
+            if first_match < i and (i < 1 or words[i - 1] != '!'):
+                words[first_match:first_match] = words[i:i + 2]
+                del words[i + 2:i + 4]
+            break
     return ' '.join(words)
 
 

@@ -20,6 +20,8 @@ roles hand to the modules, one call per table:
     neighbors   vxlan: permanent neighbour entries, one per tunnelled peer
     fdb         vxlan: FDB entries, one per tunnelled peer
     firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only)
+    ipsets      the kernel ip sets PODNET-INPUT matches the peers' node IPs with (podnet-peers, podnet-peers6)
+    absent_ipsets  the collection's ip sets this plan does not want, to remove once no chain uses them
     absent_devices  devices of the other encapsulations, to remove
     apply_role  the role that applies the mode on the roles path (host_gw, ipip, vxlan)
     record      where the converge stores this plan on the host once applied (_record.py):
@@ -57,6 +59,8 @@ TUNNEL_RP_FILTER = '2'
 FORWARD_CHAIN = 'PODNET-FORWARD'
 INPUT_CHAIN = 'PODNET-INPUT'
 MASQUERADE_CHAIN = 'PODNET-POSTROUTING'
+#: the ip sets (module ipset) of the node prefixes PODNET-INPUT admits, per underlay family
+PEER_SETS = {4: 'podnet-peers', 6: 'podnet-peers6'}
 MULTICAST = '224.0.0.0/4'
 MULTICAST6 = 'ff00::/8'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
@@ -384,6 +388,9 @@ def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, sett
                    record=record_path(settings))
     if dev:
         request['dev'] = dev
+    if settings['encap_filter'] and settings['state'] == 'present' and \
+            ENCAPS[mode_encap(settings['mode'], settings)].firewall_match:
+        request['ipset'] = True  # can the kernel hold the encapsulation filter's set? (node_facts ipset_missing)
     if node_ip6:
         request['node_ip6'] = node_ip6
         request['names']['node_ip6'] = 'podnet_node_ip6'
@@ -613,10 +620,20 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         # Written with '/' separators: device names contain dots.
         plan['device_sysctl'] = dict(('net/ipv4/conf/%s/rp_filter' % dev, TUNNEL_RP_FILTER)
                                      for dev in (tunnel_dev, underlay))
-    plan['firewall'] = _firewall(me, peers, settings, encap, prefixes, encap6)
+    missing = facts.get('ipset_missing')
+    plan['firewall'], plan['ipsets'] = _firewall(me, peers, settings, encap, prefixes, encap6, use_sets=not missing)
+    inputs = [c for c in plan['firewall']['chains'] if c['name'] == INPUT_CHAIN]
+    if missing and inputs and settings['state'] == 'present':
+        rules = sum(len(c['rules']) - 1 for c in inputs)
+        plan['warnings'] = ['%s: podnet_encap_filter: %s; PODNET-INPUT admits the peers with one rule per prefix of '
+                            'their node IPs instead (%d here), which iptables tries one by one for every encapsulated '
+                            'packet. Load ip_set, ip_set_hash_net and xt_set for one rule whatever the number of peers.'
+                            % (host, missing, rules)]
     plan['absent_devices'] = devices_not_wanted((encap, encap6), settings)
+    plan['absent_ipsets'] = sorted(set(PEER_SETS.values()) - set(s['name'] for s in plan['ipsets']))
     if settings['state'] == 'absent':
-        plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={},
+        plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={}, ipsets=[],
+                    absent_ipsets=sorted(PEER_SETS.values()),
                     firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
                     absent_devices=devices_not_wanted((encap, encap6), settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
@@ -696,8 +713,10 @@ def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], enc
 
 
 def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[str, Any], encap: str,
-              prefixes: Optional[Dict[str, List[str]]] = None, encap6: Optional[str] = None) -> Dict[str, Any]:
-    """The collection's own iptables chains (module openkube.podnet.firewall).
+              prefixes: Optional[Dict[str, List[str]]] = None, encap6: Optional[str] = None,
+              use_sets: bool = True) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The collection's own iptables chains (module openkube.podnet.firewall), and the ip sets they match
+    (module openkube.podnet.ipset).
 
     PODNET-FORWARD (jumped to from FORWARD) accepts traffic from and to this host's pods, so that a
     FORWARD policy DROP (Docker's) does not cut the pods off. PODNET-INPUT (jumped to from INPUT)
@@ -711,13 +730,19 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     IPv6 pod range. PODNET-INPUT has one only when an encapsulation travels over the IPv6 underlay (``encap6``
     vxlan6, podnet_vxlan_underlay ipv6): it admits that from the peers' IPv6 node addresses only.
 
-    The peers' addresses are given as the fewest prefixes that cover exactly them and this host's own
-    node IP (``peer_prefixes``): iptables tries the rules one by one, and with one rule per peer the
-    encapsulated traffic from the last of 64 peers ran at 0.73 of the rate without the chain (TCP;
-    0.62 with 256), where 64 consecutive node IPs need one to five prefixes. The own address opens
+    The peers' addresses are the fewest prefixes that cover exactly them and this host's own node IP
+    (``peer_prefixes``), the members of an ip set (``PEER_SETS``: podnet-peers, podnet-peers6 for the IPv6
+    underlay) that one rule matches, ``-m set --match-set podnet-peers src``: a hash lookup whatever the number
+    of peers, where iptables tries ``-s`` rules one by one (with one rule per peer, encapsulated traffic from the
+    last of 256 peers ran at 0.62 of the rate without the chain, TCP). Where the host's kernel cannot hold the set
+    (node_facts' ipset_missing: ``use_sets`` False) the chain has one ``-s PREFIX`` rule per prefix instead, as
+    before sets: the same packets admitted, at a cost that grows with scattered peers. The own address opens
     nothing: the kernel drops packets from the wire whose source is a local address (martians).
+
+    Returns (firewall, ipsets): ipsets is the list of wanted sets, empty when no chain uses one.
     """
     chains = []
+    sets = []  # type: List[Dict[str, Any]]
     # (the chain's family key, the host's pod range, the cluster's pod prefixes, multicast) per family of pods;
     # IPv4 chains carry no family key (4 is the firewall module's default)
     families = [({}, me['pod_cidr'], 'pod', 'pod_cidr', MULTICAST)]
@@ -738,7 +763,13 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
         cached_prefixes = prefixes[cached] if prefixes and cached in prefixes else None
         node_prefixes = ((cached_prefixes if peers else []) if cached_prefixes is not None
                          else peer_prefixes(me, peers, key))
-        rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in node_prefixes]
+        if use_sets:
+            set_family = family.get('family', 4)
+            sets.append(dict(name=PEER_SETS[set_family], family=set_family, members=node_prefixes))
+            # the encapsulation's own match first (native and cheap: protocol, port), the set's lookup only for it
+            rules = ['%s -m set --match-set %s src -j RETURN' % (match, PEER_SETS[set_family])]
+        else:
+            rules = ['-s %s %s -j RETURN' % (prefix, match) for prefix in node_prefixes]
         chains.append(dict(name=INPUT_CHAIN, hook='INPUT', rules=rules + ['%s -j DROP' % match], **family))
     if settings['masquerade']:
         for family, own, cached, key, multicast in families:
@@ -746,7 +777,7 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
             rules = ['-s %s -d %s -j RETURN' % (own, prefix) for prefix in pods]
             chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', rules=rules + [
                 '-s %s -d %s -j RETURN' % (own, multicast), '-s %s -j MASQUERADE' % own], **family))
-    return dict(chains=chains, purge=True, iptables=settings['iptables'])
+    return dict(chains=chains, purge=True, iptables=settings['iptables']), sets
 
 
 def pod_prefixes(me: Dict[str, Any], peers: Sequence[Dict[str, Any]], key: str = 'pod_cidr') -> List[str]:

@@ -47,6 +47,13 @@ options:
         RV(recorded_cni)), so that the plan can remove what the collection made and no longer wants.
       - A missing or unreadable record gives no pods; it is never an error.
     type: str
+  ipset:
+    description:
+      - Probe whether the kernel can hold the encapsulation filter's ip set (modules C(ip_set), C(ip_set_hash_net),
+        and the iptables match C(set) of C(xt_set)), returned as RV(ipset_missing). Reads only (the kernel may load
+        those modules on demand, as it does when a set is created).
+    type: bool
+    default: false
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:
@@ -117,6 +124,11 @@ recorded_bridge:
   returned: success
   type: str
   sample: cni0
+ipset_missing:
+  description: Why the kernel cannot hold the encapsulation filter's ip set, or an empty string when it can.
+  returned: when O(ipset) is true
+  type: str
+  sample: 'this kernel has no iptables match set (module xt_set)'
 recorded_cni:
   description: The CNI configuration file of the plan in O(record), or C(null).
   returned: success

@@ -88,6 +88,8 @@ CANDIDATES = ('uml', 'qemu')  # in order of preference
 DEFAULT_MODULES = (
     'ipip', 'veth', 'vxlan', 'bridge', 'dummy', 'tun', 'macvlan',
     'nf_tables', 'nf_conntrack', 'nf_nat', 'nft_chain_nat', 'nft_compat',
+    # the encapsulation filter's ip set (PODNET-INPUT: -m set --match-set podnet-peers src)
+    'ip_set', 'ip_set_hash_net', 'xt_set',
 )
 # What the tests need of a second kernel: ipip, and legacy iptables (the firewall chains under it).
 PROBE = ('ip link add podnet-probe type ipip local 10.0.0.1 && ip link del podnet-probe'

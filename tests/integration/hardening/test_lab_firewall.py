@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 
+from dumps import ip_sets
 from hardening_kit import HERE
 from lab import built_lab, matrix_lines, recap
 
@@ -77,19 +78,22 @@ def test_forward_policy_drop_does_not_break_pods_and_teardown_removes_the_rules(
         # without the collection's accept rules the policy cuts the pods off (the test can fail)
         hlab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', '-e', 'podnet_forward_accept=false')
         assert not pod_pings_ok(hlab)
+        # from vxlan (the test before): the set of PODNET-INPUT went, after the chain that used it
+        assert ip_sets(hlab['worker2']) == [] and not [line for line in own_rules(hlab['worker2']) if 'INPUT' in line]
         hlab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
         assert own_rules(hlab['worker2']) == [
             ':PODNET-FORWARD - [0:0]', '-A FORWARD -j PODNET-FORWARD',
             '-A PODNET-FORWARD -s 192.168.10.0/24 -j ACCEPT', '-A PODNET-FORWARD -d 192.168.10.0/24 -j ACCEPT']
         assert pod_pings_ok(hlab)
         hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_apply=roles')
+        assert ip_sets(hlab['worker2']) == ['set podnet-peers inet 10.57.4.20/31']
         verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
         assert sum(line.count('ok vxlan vni 1 udp 8472') for line in matrix_lines(verify)) == 2
         with capsys.disabled():
             print('\nFORWARD policy DROP:\n' + '\n'.join(matrix_lines(verify)))
         hlab.playbook('playbooks/site.yml', '-e', 'podnet_state=absent')
         for name in WORKERS:
-            assert own_rules(hlab[name]) == []
+            assert own_rules(hlab[name]) == [] and ip_sets(hlab[name]) == []
             assert ':FORWARD DROP' in hlab[name].run('iptables-save -t filter', check=True).stdout  # policy untouched
     finally:
         for name in WORKERS:
@@ -114,7 +118,7 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     without the filter (so the forgery works), dropped with it, while the peers' traffic passes."""
     w2 = hlab['worker2']
     hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_encap_filter=false')
-    assert not [line for line in own_rules(w2) if 'INPUT' in line]
+    assert not [line for line in own_rules(w2) if 'INPUT' in line] and ip_sets(w2) == []
     before = icmp_in_echos(w2)
     forge(hlab, 'vxlan')
     assert icmp_in_echos(w2) - before == 3, 'the forged packets did not reach the pod without the filter'
@@ -122,16 +126,18 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert [line for line in own_rules(w2) if 'PODNET-INPUT' in line] == [
         ':PODNET-INPUT - [0:0]', '-A INPUT -j PODNET-INPUT',
-        # the peer worker3 (10.57.4.21) and worker2's own address, as one prefix
-        '-A PODNET-INPUT -s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN',
+        # one rule whatever the number of peers: the set of their node IPs
+        '-A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN',
         '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP']
+    # the peer worker3 (10.57.4.21) and worker2's own address, as one prefix
+    assert ip_sets(w2) == ['set podnet-peers inet 10.57.4.20/31']
     before = icmp_in_echos(w2)
     forge(hlab, 'vxlan')
     counters = w2.run('iptables -w -L PODNET-INPUT -v -x -n', check=True).stdout
     assert icmp_in_echos(w2) == before, 'forged VXLAN reached the pod'
     drop = [line.split() for line in counters.splitlines() if ' DROP ' in ' %s ' % line][0]
     assert int(drop[0]) >= 3, counters
-    # worker2's own address is in the RETURN prefix: the kernel drops what claims it from the wire
+    # worker2's own address is in the set's prefix: the kernel drops what claims it from the wire
     # (a martian source) before INPUT, so a forgery from it passes neither the chain nor routing
     martians = martian_sources(w2)
     forge(hlab, 'vxlan', outer_source='10.57.4.20')

@@ -43,8 +43,20 @@ SCRIPT = textwrap.dedent('''\
       n $h sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
       n $h iptables-legacy -w -P FORWARD DROP  # this UML kernel has no nf_tables for IPv4
     done
+    # first on a kernel without ip set support: ip_set, its hash:net type and xt_set unloaded, none loadable on
+    # demand; the filter falls back to one rule per prefix, and the run warns (on stderr, hence its own log)
+    echo /bin/false > /proc/sys/kernel/modprobe
+    modprobe -d /run/mr -r xt_set ip_set_hash_net ip_set
+    ansible-playbook -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy \
+      > /run/fb.log 2>&1 || {{ tail -60 /run/fb.log; exit 1; }}
+    grep -o 'sysctl: update [^"]*' /run/fb.log | sed 's/^/report /'
+    grep -o '[[]WARNING[]]: worker[23]: podnet_encap_filter: this kernel has no' /run/fb.log | sort -u | sed 's/^/fallback /'
+    n worker2 iptables-legacy-save -t filter | grep -- '-A PODNET-INPUT' | sed 's/^/fallback rule /'
+    # then with them: the set replaces the rules
+    echo /run/modprobe > /proc/sys/kernel/modprobe
+    for m in ip_set ip_set_hash_net xt_set; do modprobe -d /run/mr $m; done
     pl -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy
-    grep -o 'sysctl: update [^"]*' /run/pl.log | sed 's/^/report /'
+    grep -o 'ipset: add set [^"]*' /run/pl.log | sed 's/^/switch /'
     wire worker3 192.168.11.10 ipip
     echo "mtu ipip=$(n worker2 cat /sys/class/net/podnet.ipip/mtu) veth=$(n worker2 cat /sys/class/net/veth-ns1/mtu)"
     n worker2 ip netns exec ns1 ping -M do -s 1452 -c1 -W2 192.168.11.10 >/dev/null && echo "df 1452 crosses"
@@ -60,6 +72,8 @@ SCRIPT = textwrap.dedent('''\
     b=$(echos); n rogue python3 {forge} ipip 10.57.4.20 192.168.11.10 192.168.10.10; sleep 1; a=$(echos)
     echo "forged ipip with filter: $((a - b)) reached the pod"
     n worker2 iptables-legacy -w -L PODNET-INPUT -v -x -n | grep DROP | sed 's/^/counter /'
+    n worker2 iptables-legacy-save -t filter | grep -- '-A PODNET-INPUT' | sed 's/^/input rule /'
+    n worker2 python3 {ipsets} | sed 's/^/input /'
     n worker2 iptables-legacy -w -D INPUT -j PODNET-INPUT
     b=$(echos); n rogue python3 {forge} ipip 10.57.4.20 192.168.11.10 192.168.10.10; sleep 1; a=$(echos)
     echo "forged ipip without filter: $((a - b)) reached the pod"
@@ -85,7 +99,8 @@ SCRIPT = textwrap.dedent('''\
     n worker2 ip -d link show podnet.vxlan6 | grep -o 'vxlan id [0-9]* local [^ ]*' | sed 's/^/six link /'
     n worker2 ip netns exec ns1 ping -6 -c 2 -W 2 fd00:10:244:11::a | grep transmitted | sed 's/^/six ping worker3 /'
     n worker2 ip netns exec ns1 ping -6 -c 2 -W 2 fd00:10:244:12::a | grep transmitted | sed 's/^/six ping worker4 /'
-    n worker2 ip6tables-legacy-save -t filter | grep 'PODNET-INPUT -s' | sed 's/^/six rule /'
+    n worker2 ip6tables-legacy-save -t filter | grep -- '-A PODNET-INPUT' | sed 's/^/six rule /'
+    n worker2 python3 {ipsets} | sed 's/^/six /'
 ''')
 
 
@@ -94,7 +109,8 @@ def test_ipip_hardening_under_uml(uml, capsys):
     try:
         write_inventory(inv)
         inv6 = inventory_copy(os.path.join(REPO, 'inventories', 'lab-routed'), inv + '-routed6', with_ipv6_pod_ranges)
-        result = uml(SCRIPT.format(repo=REPO, inv=inv, inv6=inv6, forge=os.path.join(HERE, 'forge.py')), timeout=1500,
+        result = uml(SCRIPT.format(repo=REPO, inv=inv, inv6=inv6, forge=os.path.join(HERE, 'forge.py'),
+                                   ipsets=os.path.join(REPO, 'tests', 'ipsets.py')), timeout=1500,
                      mem='2G', modules=('ip_tables', 'iptable_filter', 'xt_tcpudp', 'iptable_nat', 'xt_MASQUERADE',
                                         'ip6_tables', 'ip6table_filter', 'ip6table_nat'))
     finally:
@@ -124,6 +140,17 @@ def test_ipip_hardening_under_uml(uml, capsys):
     assert 'forged ipip with filter: 0 reached the pod' in out
     assert 'forged ipip without filter: 3 reached the pod' in out
     assert int(re.search(r'counter\s+(\d+)', out).group(1)) >= 3
+    # without ip set support: the former chain, one rule per prefix, and a warning naming each host
+    assert 'fallback [WARNING]: worker2: podnet_encap_filter: this kernel has no' in out, out[-5000:]
+    assert 'fallback [WARNING]: worker3: podnet_encap_filter: this kernel has no' in out, out[-5000:]
+    assert [line for line in out.splitlines() if line.startswith('fallback rule ')] == [
+        'fallback rule -A PODNET-INPUT -s 10.57.4.20/31 -p ipencap -j RETURN',
+        'fallback rule -A PODNET-INPUT -p ipencap -j DROP'], out[-5000:]
+    assert 'switch ipset: add set podnet-peers hash:net family inet [10.57.4.20/31]' in out, out[-5000:]
+    # admitted through the set: one rule, the peer worker3 and worker2's own address as its one member
+    assert [line for line in out.splitlines() if line.startswith('input ')] == [
+        'input rule -A PODNET-INPUT -p ipencap -m set --match-set podnet-peers src -j RETURN',
+        'input rule -A PODNET-INPUT -p ipencap -j DROP', 'input set podnet-peers inet 10.57.4.20/31'], out
     xsub = [line for line in out.splitlines() if line.startswith('xsub ')]
     assert 'xsub ping worker3 3 packets transmitted, 3 received' in out and 'xsub ping worker4 3 packets transmitted, 3 received' in out, xsub
     same = [line for line in xsub if line.startswith('xsub cap worker3 ')]
@@ -152,4 +179,8 @@ def test_ipip_hardening_under_uml(uml, capsys):
     assert 'six link vxlan id 1 local fd57:4::20' in six, six
     for peer in ('worker3', 'worker4'):
         assert 'six ping %s 2 packets transmitted, 2 received' % peer in out, six
-    assert any(line.startswith('six rule -A PODNET-INPUT -s ') and 'fd57:' in line for line in six), six
+    # the encapsulation filter through the set under this kernel's ip_set and xt_set (legacy iptables): one rule, the
+    # peers' IPv6 node addresses as the set's members
+    assert 'six rule -A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers6 src -j RETURN' in six, six
+    assert 'six set podnet-peers6 inet6 fd57:4::20/127 fd57:5::20/127' in six, six
+    assert 'six set podnet-peers inet 10.57.4.20/31 10.57.5.20/31' in six, six

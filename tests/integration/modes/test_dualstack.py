@@ -32,7 +32,7 @@ import uuid
 
 import pytest
 
-from dumps import assert_same, dump
+from dumps import assert_same, dump, ip_sets
 from lab import REPO, built_lab, inventory_copy, matrix_lines, recap, with_ipv6_pod_ranges
 
 
@@ -218,7 +218,9 @@ def test_ipv6_pods_over_vxlan_over_the_ipv6_underlay(lab, capsys):
     routes = [(r['dst'], r.get('gateway'), r['dev']) for r in w2.ipj('-6', 'route', 'show', 'proto', '57')]
     assert ('fd00:10:244:11::/64', 'fd00:10:244:11::', 'podnet.vxlan6') in routes, routes
     rules = w2.run(['ip6tables-save', '-t', 'filter'], check=True).stdout
-    assert '-A PODNET-INPUT -s fd57:4::20/127 -p udp -m udp --dport 8472 -j RETURN' in rules, rules
+    assert '-A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers6 src -j RETURN' in rules, rules
+    # the set's members: the peer's IPv6 node address and worker2's own, as one prefix (the IPv4 set beside it)
+    assert ip_sets(w2) == ['set podnet-peers inet 10.57.4.20/31', 'set podnet-peers6 inet6 fd57:4::20/127']
     assert '-A PODNET-INPUT -p udp -m udp --dport 8472 -j DROP' in rules, rules
 
     # VXLAN over IPv6 is admitted from the peers' IPv6 node addresses only: worker3 forges IPv6 echo requests to
@@ -255,7 +257,8 @@ def test_ipv6_pods_over_vxlan_over_the_ipv6_underlay(lab, capsys):
               % (ping.stdout.strip().splitlines()[-2], [line for line in wire.splitlines() if 'fd00' in line][:1]))
         print('\n'.join(lines))
 
-    # back to one device over IPv4: the kernel as the first vxlan deployment left it (no vxlan6, no IPv6 PODNET-INPUT)
+    # back to one device over IPv4: the kernel as the first vxlan deployment left it (no vxlan6, no IPv6 PODNET-INPUT,
+    # no podnet-peers6: the dump holds the ip sets)
     back = lab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
     assert all(n > 0 for n in changed(back).values()), back.stdout[-3000:]
     assert_same(dump(lab), lab.vxlan_dump, 'vxlan over IPv6 -> vxlan over IPv4 vs the first vxlan deployment')

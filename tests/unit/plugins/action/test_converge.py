@@ -103,7 +103,14 @@ def test_facts_request_is_what_host_plan_asks_node_facts():
         settings = _plan.normalise_settings('worker3', {'mode': mode})
         assert _plan.facts_request(members, 'worker3', settings, 'eth0') == dict(
             node_ip='10.57.4.21', peers=['10.57.4.20'], dev='eth0', record='/var/lib/podnet/applied.json',
-            names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker2: podnet_node_ip']))
+            names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker2: podnet_node_ip']),
+            **({'ipset': True} if mode == 'crosssubnet' else {}))
     for settings in ({'mode': 'vxlan'}, {'mode': 'ipip'}, {'mode': 'host-gw', 'state': 'absent'}):
         request = _plan.facts_request(members, 'worker3', _plan.normalise_settings('worker3', settings), 'eth0')
         assert request['peers'] == [] and request['names']['peers'] == [], (settings, request)
+    # the ip set support is probed only where the plan would use a set: an encapsulation filter of a tunnel
+    for settings, probed in (({'mode': 'vxlan'}, True), ({'mode': 'ipip'}, True), ({'mode': 'crosssubnet'}, True),
+                             ({'mode': 'host-gw'}, False), ({'mode': 'vxlan', 'encap_filter': False}, False),
+                             ({'mode': 'vxlan', 'state': 'absent'}, False)):
+        request = _plan.facts_request(members, 'worker3', _plan.normalise_settings('worker3', settings), 'eth0')
+        assert request.get('ipset', False) is probed, (settings, request)

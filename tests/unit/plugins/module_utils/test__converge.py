@@ -23,22 +23,45 @@ def modules(steps):
 def test_vxlan_order_is_device_neighbour_fdb_route():
     steps = [step[:2] for step in _converge.steps(plan_for('vxlan'))]
     assert modules(steps) == ['netns', 'veth', 'address', 'address', 'route',
-                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'firewall', 'ipip', 'vxlan', 'sysctl',
-                              'record', 'repair']
+                              'vxlan', 'address', 'neighbor', 'fdb', 'route', 'ipset', 'firewall', 'ipset', 'ipip', 'vxlan',
+                              'sysctl', 'record', 'repair']
     # last, once everything is in place: the record of what is deployed, then the units that apply it again
     assert steps.pop() == ('repair', {'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system',
                                       'record': '/var/lib/podnet/applied.json', 'interval': 60})
     assert steps.pop() == ('record', {'path': '/var/lib/podnet/applied.json', 'plan': plan_for('vxlan')})
     assert steps[-3:-1] == [('ipip', {'name': 'podnet.ipip', 'state': 'absent'}),
                             ('vxlan', {'name': 'podnet.vxlan6', 'state': 'absent'})]
-    assert steps[-5][1]['purge'] is True and len(steps[-5][1]['routes']) == 2
+    assert steps[-7][1]['purge'] is True and len(steps[-7][1]['routes']) == 2
     # forwarding, and rp_filter of the tunnel device once it exists, last: with purge, so the values
     # another mode changed (the ipip device is gone by then) go back to what they were
     assert steps[-1] == ('sysctl', {'settings': {'net.ipv4.ip_forward': '1',
                                                  'net/ipv4/conf/podnet.vxlan/rp_filter': '2',
                                                  'net/ipv4/conf/eth0/rp_filter': '2'}, 'purge': True,
                                     'removed_devices': ['podnet.ipip', 'podnet.vxlan6']})
-    assert [c['name'] for c in steps[-4][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-POSTROUTING']
+    assert [c['name'] for c in steps[-5][1]['chains']] == ['PODNET-FORWARD', 'PODNET-INPUT', 'PODNET-POSTROUTING']
+    # the set PODNET-INPUT matches exists before the chain, and the collection's other set (podnet-peers6, of vxlan
+    # over the IPv6 underlay) goes after it, once no chain can use it
+    sets = [dict(name='podnet-peers', family=4, members=['10.57.4.20/31'])]
+    assert steps[-6] == ('ipset', {'sets': sets})
+    assert steps[-4] == ('ipset', {'sets': [{'name': 'podnet-peers6'}], 'state': 'absent'})
+
+
+def test_sets_removed_only_after_the_chains_that_use_them():
+    """Every way a set stops being wanted (another mode, the filter off, state absent) destroys it only after the
+    firewall step that takes the rule using it away: the kernel refuses to destroy a set in use."""
+    for plan in (plan_for('host-gw'), plan_for('vxlan', state='absent'),
+                 _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'encap_filter': False}, FACTS)):
+        steps = _converge.steps(plan)
+        assert plan['ipsets'] == [] and plan['absent_ipsets'] == ['podnet-peers', 'podnet-peers6']
+        sets = [i for i, step in enumerate(steps) if step[0] == 'ipset']
+        firewall = [i for i, step in enumerate(steps) if step[0] == 'firewall']
+        assert len(sets) == 1 and steps[sets[0]][1] == {
+            'sets': [{'name': 'podnet-peers'}, {'name': 'podnet-peers6'}], 'state': 'absent'}, steps
+        assert firewall and firewall[-1] < sets[0], steps
+    # a plan recorded before the sets (no keys ipsets, absent_ipsets) is applied without a set step (the repair runner)
+    old = dict(plan_for('vxlan'))
+    del old['ipsets'], old['absent_ipsets']
+    assert 'ipset' not in modules(_converge.steps(old))
 
 
 def test_host_gw_restores_what_a_tunnel_mode_changed():
@@ -58,12 +81,13 @@ def test_absent_removes_owned_routes_pods_and_devices():
     steps = _converge.steps(plan_for('ipip', state='absent'))
     # first the boot and repair units go, so that nothing applies the plan again while it is removed
     assert steps.pop(0)[:2] == ('repair', {'state': 'absent', 'state_dir': '/var/lib/podnet', 'unit_dir': '/etc/systemd/system'})
-    assert modules(steps) == ['ipip', 'vxlan', 'vxlan', 'firewall', 'route', 'veth', 'netns', 'sysctl', 'record']
-    assert steps[8][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
+    assert modules(steps) == ['ipip', 'vxlan', 'vxlan', 'firewall', 'ipset', 'route', 'veth', 'netns', 'sysctl', 'record']
+    assert steps[9][1] == {'path': '/var/lib/podnet/applied.json', 'state': 'absent'}
     assert steps[3][1] == {'chains': [], 'purge': True, 'iptables': 'iptables'}
-    assert steps[4][1] == {'routes': [], 'purge': True}
+    assert steps[4][1] == {'sets': [{'name': 'podnet-peers'}, {'name': 'podnet-peers6'}], 'state': 'absent'}
+    assert steps[5][1] == {'routes': [], 'purge': True}
     # everything the collection changed goes back; the tunnels' settings go with the tunnels
-    assert steps[7][1] == {'settings': {}, 'purge': True, 'removed_devices': ['podnet.ipip', 'podnet.vxlan', 'podnet.vxlan6']}
+    assert steps[8][1] == {'settings': {}, 'purge': True, 'removed_devices': ['podnet.ipip', 'podnet.vxlan', 'podnet.vxlan6']}
 
 
 def test_every_step_has_valid_module_arguments():

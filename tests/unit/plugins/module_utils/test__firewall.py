@@ -126,3 +126,17 @@ def test_a_nat_chain_beside_the_filter_ones_in_one_transaction():
     # the same name in two tables is two chains
     assert len(_firewall.wanted_from_params(dict(chains=[dict(name='PODNET-X', hook='INPUT'),
                                                          dict(name='PODNET-X', table='nat', hook='OUTPUT')]))) == 4
+
+
+@pytest.mark.parametrize('given,saved', [
+    # iptables-save prints the protocol before the first match module, with the nf_tables and legacy backends alike
+    ('-m set --match-set podnet-peers src -p udp -m udp --dport 8472 -j RETURN',
+     '-p udp -m set --match-set podnet-peers src -m udp --dport 8472 -j RETURN'),
+    ('-m set --match-set podnet-peers src -p 4 -j RETURN', '-p ipencap -m set --match-set podnet-peers src -j RETURN'),
+    ('-p udp -m set --match-set podnet-peers6 src -m udp --dport 8472 -j RETURN',
+     '-p udp -m set --match-set podnet-peers6 src -m udp --dport 8472 -j RETURN'),
+    ('-s 10.57.4.20/31  -p udp -m udp --dport 8472 -j RETURN', '-s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN'),
+    ('-m comment --comment x ! -p udp -j DROP', '-m comment --comment x ! -p udp -j DROP'),
+])
+def test_a_rule_compares_equal_to_what_iptables_save_prints(given, saved):
+    assert _firewall.normalise_rule(given) == _firewall.normalise_rule(saved)

@@ -176,10 +176,14 @@ def test_firewall_chains_per_mode():
     chains = dict((c['name'], c) for c in plan('vxlan')['firewall']['chains'])
     assert chains['PODNET-FORWARD'] == {'name': 'PODNET-FORWARD', 'hook': 'FORWARD', 'rules': [
         '-s 192.168.10.0/24 -j ACCEPT', '-d 192.168.10.0/24 -j ACCEPT']}
+    # one rule whatever the number of peers: their node IPs are the members of the set podnet-peers
     assert chains['PODNET-INPUT']['rules'] == [
-        '-s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
+        '-p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN', '-p udp -m udp --dport 8472 -j DROP']
+    assert plan('vxlan')['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31'])]
     ipip = dict((c['name'], c) for c in plan('ipip')['firewall']['chains'])
-    assert ipip['PODNET-INPUT']['rules'] == ['-s 10.57.4.20/31 -p 4 -j RETURN', '-p 4 -j DROP']
+    assert ipip['PODNET-INPUT']['rules'] == ['-p 4 -m set --match-set podnet-peers src -j RETURN', '-p 4 -j DROP']
+    for no_set in (plan('host-gw'), plan('vxlan', encap_filter=False), plan('vxlan', state='absent')):
+        assert no_set['ipsets'] == [] and 'warnings' not in no_set
     assert [c['name'] for c in plan('host-gw')['firewall']['chains']] == ['PODNET-FORWARD', 'PODNET-POSTROUTING']
     assert plan('vxlan', encap_filter=False, forward_accept=False, masquerade=False)['firewall'] == {
         'chains': [], 'purge': True, 'iptables': 'iptables'}
@@ -210,7 +214,9 @@ def test_crosssubnet_direct_inside_the_prefix_tunnel_across(encap):
     assert p['device_sysctl'] == {'net/ipv4/conf/%s/rp_filter' % dev: '2', 'net/ipv4/conf/eth0/rp_filter': '2'}
     # every peer may send the encapsulation, also the direct ones (a mode switch must not cut them off)
     # (as prefixes: worker3 10.57.4.21 with this host, worker4 and worker5 10.57.5.20-21)
-    assert [r.split()[1] for r in p['firewall']['chains'][1]['rules'][:-1]] == ['10.57.4.20/31', '10.57.5.20/31']
+    assert p['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31', '10.57.5.20/31'])]
+    match = '-p udp -m udp --dport 8472' if encap == 'vxlan' else '-p 4'
+    assert p['firewall']['chains'][1]['rules'][0] == '%s -m set --match-set podnet-peers src -j RETURN' % match
 
 
 def test_crosssubnet_errors():
@@ -502,8 +508,11 @@ def test_dual_stack_vxlan_over_the_ipv6_underlay():
     assert (p['encap'], p['encap6'], p['peers'][0]['encap'], p['peers'][0]['encap6']) == ('vxlan', 'vxlan6', 'vxlan', 'vxlan6')
     assert p['absent_devices'] == {'ipip': ['podnet.ipip'], 'vxlan': [], 'vxlan6': []}
     inputs = dict((c.get('family', 4), c['rules']) for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN)
-    assert inputs == {4: ['-s 10.57.4.20/31 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP'],
-                      6: ['-s fd57:4::20/127 -p udp -m udp --dport 8472 -j RETURN', '-p udp -m udp --dport 8472 -j DROP']}
+    assert inputs == {
+        4: ['-p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN', '-p udp -m udp --dport 8472 -j DROP'],
+        6: ['-p udp -m udp --dport 8472 -m set --match-set podnet-peers6 src -j RETURN', '-p udp -m udp --dport 8472 -j DROP']}
+    assert p['ipsets'] == [dict(name='podnet-peers', family=4, members=['10.57.4.20/31']),
+                           dict(name='podnet-peers6', family=6, members=['fd57:4::20/127'])]
     # the controller's prefixes give the same chain
     nodes = _plan.validate_cluster(DUAL6)
     assert _plan.cluster_prefixes(nodes)['node6'] == ['fd57:4::20/127']
@@ -584,10 +593,48 @@ def test_dual_stack_refusals_name_host_variable_and_value(members, settings, exp
     assert str(err.value).startswith(expected), str(err.value)
 
 
+SCATTERED = [('w%d' % i, dict(podnet_node_ip='10.%d.%d.%d' % (57 + i % 3, i % 7, 2 * i + 1),
+                              podnet_pod_cidr='10.244.%d.0/24' % i)) for i in range(64)]
+
+
+def test_encap_filter_is_one_rule_whatever_the_peers():
+    """64 scattered node IPs (no two in one prefix): 64 members of the set, one RETURN rule."""
+    p = plan('vxlan', host='w0', members=SCATTERED, facts=dict(FACTS, underlay_dev='eth0'))
+    inputs = [c for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN]
+    assert len(inputs) == 1 and len(inputs[0]['rules']) == 2
+    assert len(p['ipsets'][0]['members']) == 64
+    assert p['ipsets'][0]['members'] == _plan.peer_prefixes(*_plan_nodes(SCATTERED))
+
+
+def _plan_nodes(members):
+    nodes = _plan.validate_cluster(members)
+    return nodes[0], nodes[1:]
+
+
+@pytest.mark.parametrize('mode', ['vxlan', 'ipip', 'crosssubnet'])
+def test_without_ip_set_support_the_filter_falls_back_to_prefix_rules(mode):
+    """A host whose kernel cannot hold the set (node_facts' ipset_missing) gets the same admission as one rule per
+    prefix, no set, and a warning that names the host and why."""
+    members, facts = (ROUTED, ROUTED_FACTS) if mode == 'crosssubnet' else (REF, FACTS)
+    why = 'this kernel has no iptables match set (module xt_set)'
+    p = plan(mode, members=members, facts=dict(facts, ipset_missing=why))
+    match = '-p 4' if mode == 'ipip' else '-p udp -m udp --dport 8472'
+    prefixes = ['10.57.4.20/31'] + (['10.57.5.20/31'] if mode == 'crosssubnet' else [])
+    inputs = [c for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN][0]
+    assert inputs['rules'] == ['-s %s %s -j RETURN' % (prefix, match) for prefix in prefixes] + ['%s -j DROP' % match]
+    assert p['ipsets'] == []
+    assert len(p['warnings']) == 1 and p['warnings'][0].startswith('worker2: podnet_encap_filter: ' + why)
+    assert '(%d here)' % len(prefixes) in p['warnings'][0]
+    # probed and supported: the set (an empty string says nothing is missing)
+    assert plan(mode, members=members, facts=dict(facts, ipset_missing=''))['ipsets'][0]['name'] == 'podnet-peers'
+    # nothing to fall back from: no warning
+    assert 'warnings' not in plan(mode, members=members, facts=dict(facts, ipset_missing=why), encap_filter=False)
+
+
 @pytest.mark.parametrize('mode', ['host-gw', 'crosssubnet'])
 def test_state_absent_plans_without_reading_which_peers_are_on_link(mode):
     """facts_request asks node_facts for on-link peers only with state present: state absent must plan (and remove)
     without them, in the modes that check them."""
     members, facts = (ROUTED, ROUTED_FACTS) if mode == 'crosssubnet' else (REF, FACTS)
     p = plan(mode, members=members, facts=dict(facts, onlink={}), state='absent')
-    assert p['state'] == 'absent' and p['routes'] == []
+    assert p['state'] == 'absent' and p['routes'] == [] and p['ipsets'] == []
