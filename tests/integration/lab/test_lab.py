@@ -158,6 +158,7 @@ def test_teardown_leaves_nothing(lab_factory):
                 if os.stat('/proc/%s/ns/uts' % p).st_ino in inodes]
         assert len(pids) == 2
         lab_dir = os.path.dirname(w2.dir)
+        before_teardown = _ticks_since_boot()
     # built_lab has removed it and asserted lab.leftovers() == []; check independently too
     assert not os.path.exists(lab_dir)
     with open('/proc/mounts') as f:
@@ -165,12 +166,28 @@ def test_teardown_leaves_nothing(lab_factory):
     time.sleep(0.1)
     assert not [p for p in pids if os.path.exists('/proc/%d' % p) and
                 open('/proc/%d/stat' % p).read().rsplit(')', 1)[1].split()[0] != 'Z']
+    # A namespace's inode number is reused once the namespace is gone: a process that another test (the other
+    # pytest-xdist worker) started after this teardown may sit in a new namespace with one of these numbers. A
+    # process left behind by the lab was started before the teardown.
     for pid in os.listdir('/proc'):
         if pid.isdigit():
             try:
-                assert os.stat('/proc/%s/ns/net' % pid).st_ino not in inodes
+                if os.stat('/proc/%s/ns/net' % pid).st_ino in inodes:
+                    assert _started(pid) > before_teardown, (pid, open('/proc/%s/cmdline' % pid).read())
             except OSError:
                 pass
+
+
+def _ticks_since_boot():
+    """Now, in the clock ticks of /proc/PID/stat's start time."""
+    with open('/proc/uptime') as f:
+        return int(float(f.read().split()[0]) * os.sysconf('SC_CLK_TCK'))
+
+
+def _started(pid):
+    """A process's start time, in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    with open('/proc/%s/stat' % pid) as f:
+        return int(f.read().rsplit(')', 1)[1].split()[19])
 
 
 # ------------------------------------------------------------------ routed topology
