@@ -15,6 +15,8 @@ entry:
   the nat table's PODNET-POSTROUTING, stay), which tells the filter's cost from the rest of the chains';
 * ``collection (set), no other chains``: the filter alone (``podnet_forward_accept=false``, ``podnet_masquerade=false``:
   no PODNET-FORWARD, no nat table, so no connection tracking either), the hand configuration plus the filter;
+* ``collection, no chain``: none of the collection's iptables chains (the filter, PODNET-FORWARD and masquerading all
+  off): what the collection's devices, routes and settings cost against hand without any firewall;
 * ``hand``: the same vxlan configuration built by hand with iproute2 (every peer's route, neighbour and FDB entry),
   without any firewall chain.
 
@@ -24,7 +26,7 @@ Medians, the ratios of the medians to hand, and the medians of the paired ratios
 hand's of the same repetition) go to docs/benchmarks/filter.json with the load average before and after.
 Traffic stays between lab namespaces.
 
-    .venv/bin/python benchmarks/filter.py [--reps 15] [--seconds 2] [--peers 255]
+    .venv/bin/python benchmarks/filter.py [--reps 15] [--seconds 2] [--peers 255] [--kinds set,rules,nofilter,alone,nochain]
 """
 
 from __future__ import annotations
@@ -44,10 +46,16 @@ import dataplane
 from dataplane import REPO, VENV_BIN, Config, measure
 
 REAL = [('worker2', '10.57.4.20', '192.168.10.0/24'), ('worker3', '10.57.4.22', '192.168.11.0/24')]
-KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains', 'hand')
+KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
+         'collection, no chain', 'hand')
 #: the site.yml variables of each of the collection's configurations
 EXTRA = {'collection (set)': [], 'collection (rules)': [], 'collection, no filter': ['-e', 'podnet_encap_filter=false'],
-         'collection (set), no other chains': ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false']}
+         'collection (set), no other chains': ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false'],
+         'collection, no chain': ['-e', 'podnet_encap_filter=false', '-e', 'podnet_forward_accept=false',
+                                  '-e', 'podnet_masquerade=false']}
+#: --kinds: a short name for each configuration besides hand
+SHORT = {'set': 'collection (set)', 'rules': 'collection (rules)', 'nofilter': 'collection, no filter',
+         'alone': 'collection (set), no other chains', 'nochain': 'collection, no chain'}
 VXLAN_MATCH = '-p udp -m udp --dport 8472'
 
 
@@ -124,14 +132,21 @@ def main(argv=None):
     parser.add_argument('--seconds', type=float, default=2)
     parser.add_argument('--peers', type=int, default=255, help='hosts of the cluster besides worker2 and worker3')
     parser.add_argument('--out', default=os.path.join(REPO, 'docs', 'benchmarks', 'filter.json'))
+    parser.add_argument('--kinds', default=','.join(SHORT),
+                        help='comma list of the configurations besides hand (always measured): '
+                        + ', '.join('%s (%s)' % item for item in SHORT.items()))
     args = parser.parse_args(argv)
+    unknown = set(args.kinds.split(',')) - set(SHORT)
+    if unknown:
+        parser.error('unknown configurations: %s' % ', '.join(sorted(unknown)))
+    kinds = [SHORT[k] for k in SHORT if k in args.kinds.split(',')] + ['hand']
     tag = uuid.uuid4().hex[:4]
-    labs = dict(zip(KINDS, ('ipf%ss' % tag, 'ipf%sr' % tag, 'ipf%sn' % tag, 'ipf%so' % tag, 'ipf%sh' % tag)))
+    labs = dict((kind, 'ipf%s%d' % (tag, i)) for i, kind in enumerate(KINDS))
     inventory = write_inventory(os.path.join(REPO, '.tmp', 'bench-filter-%s' % tag), args.peers)
-    out = dict(reps=args.reps, seconds=args.seconds, peers=args.peers + 1, load_before=loadavg(), chains={})
+    out = dict(kinds=kinds, reps=args.reps, seconds=args.seconds, peers=args.peers + 1, load_before=loadavg(), chains={})
     built = []
     try:
-        for kind in KINDS:
+        for kind in kinds:
             lab = labs[kind]
             built.append(lab)
             playbook(inventory, lab, os.path.join(REPO, 'playbooks', 'lab.yml'))
@@ -149,7 +164,7 @@ def main(argv=None):
             out['chains'][kind] = dict((host, len(input_rules(lab, host))) for host, _ip, _cidr in REAL)
             if not dataplane.check_path(lab, dataplane.pod_ip(1)):
                 raise RuntimeError('%s: no pod-to-pod path in lab %s' % (kind, lab))
-        configs = [Config(kind, labs[kind], 'ns1', dataplane.pod_ip(1), dataplane.PORT_POD) for kind in KINDS]
+        configs = [Config(kind, labs[kind], 'ns1', dataplane.pod_ip(1), dataplane.PORT_POD) for kind in kinds]
         samples = measure(configs, args.reps, args.seconds, args.seconds)
     finally:
         for lab in built:
@@ -161,7 +176,7 @@ def main(argv=None):
     out['load_after'] = loadavg()
     hand = samples['hand']
     rows = []
-    for kind in KINDS:
+    for kind in kinds:
         s = samples[kind]
         row = dict(config=kind, tcp=statistics.median(s['tcp']), udp=statistics.median(s['udp']), input_rules=out['chains'][kind])
         row['r_tcp'] = round(row['tcp'] / statistics.median(hand['tcp']), 3)
