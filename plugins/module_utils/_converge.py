@@ -72,6 +72,11 @@ class Step(NamedTuple):
     role: str
 
 
+def _sets_absent(plan: Dict[str, Any]) -> Dict[str, Any]:
+    """The ipset call that removes the collection's sets the plan does not want (after the chains that match them)."""
+    return dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent')
+
+
 def _present(*addresses: Any) -> List[str]:
     """The addresses that are given (an IPv6 one only in a dual-stack plan)."""
     return [a for a in addresses if a]
@@ -157,7 +162,7 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         if plan.get('firewall'):
             add(mode_role, 'firewall', dict(plan['firewall']))
         if plan.get('absent_ipsets'):
-            add(mode_role, 'ipset', dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent'))
+            add(mode_role, 'ipset', _sets_absent(plan))
     if 'cleanup' in parts:
         for encap in DEVICE_ENCAPS:
             for name in plan['absent_devices'][encap]:
@@ -179,7 +184,7 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
             if plan.get('firewall'):
                 add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))
             if plan.get('absent_ipsets'):  # after the chains that match them
-                add('podnet', 'ipset', dict(sets=[dict(name=name) for name in plan['absent_ipsets']], state='absent'))
+                add('podnet', 'ipset', _sets_absent(plan))
             add('podnet', 'route', dict(routes=[], purge=True))
             for pod in plan['pods']:
                 add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))
