@@ -85,8 +85,7 @@ def machines_inventory(path, n):
 
 
 def loadavg():
-    with open('/proc/loadavg') as f:
-        return ' '.join(f.read().split()[:3])
+    return ' '.join(run.dataplane.loadavg())
 
 
 class MachinesLab(object):

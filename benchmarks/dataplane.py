@@ -39,6 +39,13 @@ HAND_MTU = {'host-gw': 1500, 'vxlan': 1450, 'ipip': 1480}
 PORT_POD, PORT_UNDERLAY = 5201, 5202
 
 
+def loadavg():
+    """The load average over 1, 5 and 15 minutes, as /proc/loadavg writes it: every benchmark notes it beside its
+    numbers (the machine is shared)."""
+    with open('/proc/loadavg') as f:
+        return f.read().split()[:3]
+
+
 def _log(msg):
     sys.stderr.write('[dataplane %s] %s\n' % (time.strftime('%H:%M:%S'), msg))
     sys.stderr.flush()

@@ -43,7 +43,7 @@ import time
 import uuid
 
 import dataplane
-from dataplane import REPO, VENV_BIN, Config, measure
+from dataplane import REPO, VENV_BIN, Config, loadavg, measure
 
 REAL = [('worker2', '10.57.4.20', '192.168.10.0/24'), ('worker3', '10.57.4.22', '192.168.11.0/24')]
 KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
@@ -119,11 +119,6 @@ def rules_chain(lab, host):
 def input_rules(lab, host):
     out = dataplane.sh(lab, host, 'iptables-save -t filter').stdout
     return [line for line in out.splitlines() if line.startswith('-A PODNET-INPUT')]
-
-
-def loadavg():
-    with open('/proc/loadavg') as f:
-        return f.read().split()[:3]
 
 
 def main(argv=None):

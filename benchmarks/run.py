@@ -523,7 +523,7 @@ def main(argv=None):
         kernel=platform.release(), cpus=os.cpu_count(), python=platform.python_version(),
         ansible=subprocess.run([os.path.join(VENV_BIN, 'ansible'), '--version'], capture_output=True, text=True, check=False).stdout.splitlines()[0],
         iperf3=subprocess.run(['iperf3', '--version'], capture_output=True, text=True, check=False).stdout.splitlines()[0] if shutil.which('iperf3') else None,
-        loadavg=open('/proc/loadavg').read().split()[:3],
+        loadavg=dataplane.loadavg(),
         command=' '.join(['benchmarks/run.py'] + (argv if argv is not None else sys.argv[1:])),
     )
     workdir = tempfile.mkdtemp(prefix='podnet-bench-', dir='/var/tmp')
@@ -549,7 +549,7 @@ def main(argv=None):
             run_uml(results, args, workdir)
     finally:
         results['meta']['seconds'] = round(time.monotonic() - start, 1)
-        results['meta']['loadavg_end'] = open('/proc/loadavg').read().split()[:3]
+        results['meta']['loadavg_end'] = dataplane.loadavg()
         report.write_all(results)
         shutil.rmtree(workdir, ignore_errors=True)
     log('done in %.0f s: %s' % (time.monotonic() - start, os.path.join(args.out, 'RESULTS.md')))
