@@ -56,6 +56,12 @@ def test_mode_on_the_lab(lab, mode, apply, capsys):
     check = lab.playbook('playbooks/site.yml', '-e', 'mode=' + mode, '--check', '--diff')
     assert set(changed(check).values()) == {0}, check.stdout[-3000:]
     assert_same(dump(lab), before, '--check changed the kernel')
+    # the report of what changed is a handler of the default path: printed after a converge that changed something,
+    # and on a run that changes nothing not even a skipped task (issue 19)
+    report = 'openkube.podnet.podnet : Report what the run changed'
+    if apply == 'one_call':
+        assert 'RUNNING HANDLER [%s' % report in first.stdout, first.stdout[-3000:]
+    assert report not in check.stdout, check.stdout[-3000:]
 
     w2, w3 = lab['worker2'], lab['worker3']
     routes = dict((r['dst'], r) for r in w2.ipj('route', 'show', 'proto', PROTO))
