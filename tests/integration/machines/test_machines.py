@@ -28,6 +28,8 @@ def test_machines_are_hosts_of_their_own(machines):
     machine configured its own eth0 (systemd-networkd); worker2 has Debian's pyroute2 0.7.2, worker3 none."""
     for name, machine in machines.machines.items():
         out = machine.run('cat /proc/1/comm; systemctl is-system-running --wait; id -un; sudo -n id -u; hostname; '
+                          # networkd can still be configuring eth0 once the system is running: wait for it (60 s)
+                          '/lib/systemd/systemd-networkd-wait-online -i eth0 --timeout=60 >/dev/null 2>&1; '
                           'networkctl status eth0 --no-pager | grep -i "state:"').split('\n')
         assert out[:5] == ['systemd', 'running', 'podnet', '0', name], out
         assert 'configured' in out[5], out
