@@ -26,8 +26,8 @@ def host(netns):
     return underlay(netns('cv'))
 
 
-def converge(ns, tmp_path, check=False, **settings):
-    args = dict(host='worker2', nodes=NODES, settings=dict(dict(
+def converge(ns, tmp_path, check=False, return_plan=False, **settings):
+    args = dict(host='worker2', nodes=NODES, return_plan=return_plan, settings=dict(dict(
         mode='host-gw', pods=[], state_dir=str(tmp_path / 'state'), repair=False, encap_filter=False,
         forward_accept=False, masquerade=False), **settings))
     return run_module('converge', args, check=check, prefix=('ip', 'netns', 'exec', ns) + PRIVATE_RUN)
@@ -40,9 +40,9 @@ def state(ns):
 def test_read_plan_and_converge_in_one_execution(host, tmp_path):
     before = state(host)
     checked = converge(host, tmp_path, check=True)
-    assert checked['changed'] is True and not checked.get('failed'), checked
+    assert checked['changed'] is True and not checked.get('failed') and 'plan' not in checked, checked
     assert state(host) == before
-    applied = converge(host, tmp_path)
+    applied = converge(host, tmp_path, return_plan=True)
     assert applied['changed'] is True and applied['plan']['underlay_dev'] == 'eth0', applied
     routes = ipj(host, 'route', 'show', 'proto', '57')
     assert [(r['dst'], r['gateway'], r['dev']) for r in routes] == [('192.168.11.0/24', '10.57.4.21', 'eth0')], routes
