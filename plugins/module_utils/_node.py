@@ -85,9 +85,11 @@ def read(nl, wanted):
             onlink[str(peer)] = route.get_attr('RTA_GATEWAY') is None and route.get_attr('RTA_OIF') == found['index']
         except PodnetError:
             onlink[str(peer)] = False  # unreachable: certainly not on-link
+    found_links = links(nl)
     return dict(
         cni_plugins=cni_plugins(),
-        links=links(nl),
+        links=found_links,
+        rp_filter=rp_filter(dev, found_links),
         underlay_dev=dev,
         underlay_mtu=link.get_attr('IFLA_MTU'),
         underlay_network=str(network),
@@ -138,6 +140,24 @@ def cni_plugins(dirs: Sequence[str] = _cni.BIN_DIRS) -> Dict[str, Optional[str]]
     for plugin in _cni.PLUGINS:
         found[plugin] = next((os.path.join(d, plugin) for d in dirs if os.access(os.path.join(d, plugin), os.X_OK)), None)
     return found
+
+
+def rp_filter(dev: str, found_links: Dict[str, Dict[str, Any]], root: str = '/proc/sys/net/ipv4/conf') -> Dict[str, Any]:
+    """IPv4 reverse-path filtering as this network namespace has it: ``all``, ``default`` (what a new device starts
+    with) and ``devices``, the own value of the underlay device ``dev`` and of every vxlan and ipip device. The kernel
+    filters a packet by the larger of conf/all and its device's value (0 off, 1 strict, 2 loose). A value that cannot
+    be read is left out (the plan then assumes filtering is on)."""
+    def value(name):
+        try:
+            with open(os.path.join(root, name, 'rp_filter')) as handle:
+                return int(handle.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    names = [dev] + sorted(name for name, entry in found_links.items() if entry.get('kind') in ('vxlan', 'ipip'))
+    read = dict((name, value(name)) for name in ['all', 'default'] + names)
+    return dict(((k, read[k]) for k in ('all', 'default') if read[k] is not None),
+                devices=dict((name, read[name]) for name in names if read[name] is not None))
 
 
 def links(nl):

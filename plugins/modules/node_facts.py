@@ -113,6 +113,16 @@ links:
   returned: success
   type: dict
   sample: {"eth0": {"kind": "veth"}, "clash1": {"kind": "vxlan", "vni": 1, "port": 8472}}
+rp_filter:
+  description:
+    - IPv4 reverse-path filtering in the host's network namespace (0 off, 1 strict, 2 loose) - C(all),
+      C(default) (what a new device starts with) and C(devices), the own value of the underlay device and of
+      every vxlan and ipip device. The kernel applies the larger of C(all) and the device's value. The plan sets
+      loose filtering on the tunnel and underlay devices only where that is not 0. A value that cannot be read is
+      left out.
+  returned: success
+  type: dict
+  sample: {"all": 0, "default": 0, "devices": {"eth0": 0, "podnet.vxlan": 0}}
 recorded_pods:
   description: The pods of the plan in O(record) (name and host side of the veth); empty without a usable record.
   returned: success

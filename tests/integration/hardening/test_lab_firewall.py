@@ -40,9 +40,20 @@ def martian_sources(host):
 
 
 def test_rp_filter_strict_everywhere_then_loose_where_needed(hlab, capsys):
-    """all.rp_filter=1 (systemd's default) in both hosts; the converge sets 2 on the tunnel and the
-    underlay device, reports it, and then pod-to-pod, peer-host-to-pod and peer-pod-to-host pass."""
-    hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    """With reverse-path filtering off (all, default and eth0 0, as the lab's namespaces start), the converge
+    leaves it off: loose filtering would cost a route lookup per packet that the host does not do. Then
+    all.rp_filter=1 (RHEL's default) in both hosts; the converge sets 2 on the tunnel and the underlay device,
+    reports it, and then pod-to-pod, peer-host-to-pod and peer-pod-to-host pass."""
+    for name in WORKERS:  # off everywhere, and the tunnel device made afresh (with conf/default)
+        hlab[name].run('sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 '
+                       'net.ipv4.conf.eth0.rp_filter=0; ip link del podnet.vxlan 2>/dev/null; true', check=True)
+    off = hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    assert 'rp_filter' not in off.stdout, off.stdout
+    for name in WORKERS:
+        values = hlab[name].run('sysctl -n net.ipv4.conf.all.rp_filter net.ipv4.conf.podnet/vxlan.rp_filter '
+                                'net.ipv4.conf.eth0.rp_filter', check=True)
+        assert values.stdout.split() == ['0', '0', '0'], values.stdout
+    assert pod_pings_ok(hlab)
     for name in WORKERS:
         hlab[name].run('sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 '
                        'net.ipv4.conf.eth0.rp_filter=1 net.ipv4.conf.podnet/vxlan.rp_filter=1', check=True)

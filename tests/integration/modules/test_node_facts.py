@@ -41,6 +41,21 @@ def test_dual_stack_underlay_and_on_link_peers_in_both_families(host):
     assert 'underlay_network6' not in node_facts(host, node_ip='10.57.4.20')
 
 
+def test_reverse_path_filtering_as_the_namespace_has_it(host):
+    """rp_filter of conf/all, conf/default, the underlay device and every vxlan or ipip device, read from the
+    namespace's /proc/sys (the plan sets loose filtering only where the host filters, issue 19); compared with
+    `sysctl` run in the namespace."""
+    sh('ip', 'netns', 'exec', host, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=1',
+       'net.ipv4.conf.eth0.rp_filter=2')
+    sh('ip', '-n', host, 'link', 'add', 'podnet.vxlan', 'type', 'vxlan', 'id', '5', 'dstport', '4789', 'dev', 'eth0')
+    got = node_facts(host, node_ip='10.57.4.20')
+    assert not got.get('failed'), got
+    keys = ('all', 'default', 'eth0', 'podnet/vxlan')
+    read = sh('ip', 'netns', 'exec', host, 'sysctl', '-n', *('net.ipv4.conf.%s.rp_filter' % k for k in keys)).split()
+    assert read == ['0', '1', '2', '1'], read  # the new vxlan device started with conf/default
+    assert got['rp_filter'] == dict(all=0, default=1, devices={'eth0': 2, 'podnet.vxlan': 1}), got['rp_filter']
+
+
 @pytest.mark.parametrize('args, expected', [
     (dict(node_ip6='fd57:4::99', names=dict(node_ip6='podnet_node_ip6')),
      "podnet_node_ip6: 'fd57:4::99' is not an address of any interface of this host (its IPv6 addresses: "),

@@ -172,6 +172,27 @@ def test_rp_filter_loose_on_the_tunnel_and_underlay_devices_only():
     assert plan('vxlan', state='absent')['device_sysctl'] == {}
 
 
+@pytest.mark.parametrize('rp,expected', [
+    # the host filters nowhere: nothing set (a new device starts with conf/default)
+    (dict(all=0, default=0, devices={'eth0': 0}), []),
+    # strict everywhere (RHEL): loose on both
+    (dict(all=1, default=1, devices={'eth0': 1}), ['podnet.vxlan', 'eth0']),
+    # loose everywhere (Debian's systemd): 2 on both, which changes nothing the kernel does
+    (dict(all=2, default=2, devices={'eth0': 2}), ['podnet.vxlan', 'eth0']),
+    # all off, but the underlay strict on its own: loose there; the new tunnel device starts with default 0
+    (dict(all=0, default=0, devices={'eth0': 1}), ['eth0']),
+    # all off, new devices strict: loose on the tunnel device
+    (dict(all=0, default=1, devices={'eth0': 0}), ['podnet.vxlan']),
+    # a tunnel device the plan set to 2 before stays at 2 (the answer is stable), the underlay left at 0
+    (dict(all=0, default=0, devices={'eth0': 0, 'podnet.vxlan': 2}), ['podnet.vxlan']),
+    # a value that could not be read: assumed on
+    (dict(default=0, devices={'eth0': 0}), ['podnet.vxlan', 'eth0']),
+])
+def test_rp_filter_loose_only_where_the_host_filters(rp, expected):
+    p = plan('vxlan', facts=dict(FACTS, rp_filter=rp))
+    assert p['device_sysctl'] == dict(('net/ipv4/conf/%s/rp_filter' % dev, '2') for dev in expected)
+
+
 def test_firewall_chains_per_mode():
     chains = dict((c['name'], c) for c in plan('vxlan')['firewall']['chains'])
     assert chains['PODNET-FORWARD'] == {'name': 'PODNET-FORWARD', 'hook': 'FORWARD', 'rules': [
