@@ -17,6 +17,15 @@ entry:
   no PODNET-FORWARD, no nat table, so no connection tracking either), the hand configuration plus the filter;
 * ``collection, no chain``: none of the collection's iptables chains (the filter, PODNET-FORWARD and masquerading all
   off): what the collection's devices, routes and settings cost against hand without any firewall;
+* ``collection, no chain, rp_filter off``: the same, then rp_filter 0 on the tunnel and underlay devices (what the
+  collection leaves since it sets loose filtering only where the host filters; with an earlier collection, the cost
+  of its loose rp_filter);
+* ``collection, native nftables filter`` and ``... at ingress``: the collection with no chain plus the filter made by
+  hand as a native nftables table (a hash set of the node IPs and one rule, ``udp dport 8472 ip saddr != @peers
+  drop``) on the input hook, or in the netdev family on the underlay device's ingress hook: what a native table would
+  cost, measured before building it;
+* ``collection (set), VXLAN untracked``: the collection as it is, plus raw-table rules that exempt VXLAN (UDP 8472)
+  from connection tracking (``-j CT --notrack``), which masquerading otherwise applies to every encapsulated packet;
 * ``hand``: the same vxlan configuration built by hand with iproute2 (every peer's route, neighbour and FDB entry),
   without any firewall chain.
 
@@ -26,7 +35,7 @@ Medians, the ratios of the medians to hand, and the medians of the paired ratios
 hand's of the same repetition) go to docs/benchmarks/filter.json with the load average before and after.
 Traffic stays between lab namespaces.
 
-    .venv/bin/python benchmarks/filter.py [--reps 15] [--seconds 2] [--peers 255] [--kinds set,rules,nofilter,alone,nochain]
+    .venv/bin/python benchmarks/filter.py [--reps 15] [--seconds 2] [--peers 255] [--kinds set,alone,nochain,nft,...]
 """
 
 from __future__ import annotations
@@ -47,15 +56,22 @@ from dataplane import REPO, VENV_BIN, Config, loadavg, measure
 
 REAL = [('worker2', '10.57.4.20', '192.168.10.0/24'), ('worker3', '10.57.4.22', '192.168.11.0/24')]
 KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
-         'collection, no chain', 'hand')
+         'collection, no chain', 'collection, native nftables filter', 'collection, nftables filter at ingress',
+         'collection, no chain, rp_filter off', 'collection (set), VXLAN untracked', 'hand')
 #: the site.yml variables of each of the collection's configurations
 EXTRA = {'collection (set)': [], 'collection (rules)': [], 'collection, no filter': ['-e', 'podnet_encap_filter=false'],
          'collection (set), no other chains': ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false'],
          'collection, no chain': ['-e', 'podnet_encap_filter=false', '-e', 'podnet_forward_accept=false',
                                   '-e', 'podnet_masquerade=false']}
+EXTRA['collection, native nftables filter'] = EXTRA['collection, no chain']
+EXTRA['collection, nftables filter at ingress'] = EXTRA['collection, no chain']
+EXTRA['collection, no chain, rp_filter off'] = EXTRA['collection, no chain']
+EXTRA['collection (set), VXLAN untracked'] = []
 #: --kinds: a short name for each configuration besides hand
 SHORT = {'set': 'collection (set)', 'rules': 'collection (rules)', 'nofilter': 'collection, no filter',
-         'alone': 'collection (set), no other chains', 'nochain': 'collection, no chain'}
+         'alone': 'collection (set), no other chains', 'nochain': 'collection, no chain',
+         'nft': 'collection, native nftables filter', 'nftin': 'collection, nftables filter at ingress',
+         'rp0': 'collection, no chain, rp_filter off', 'notrack': 'collection (set), VXLAN untracked'}
 VXLAN_MATCH = '-p udp -m udp --dport 8472'
 
 
@@ -116,6 +132,31 @@ def rules_chain(lab, host):
     return len(members)
 
 
+def nft_ingress_filter(lab, host, peers):
+    """The same filter in the netdev family, on the ingress hook of the underlay device eth0 (before routing)."""
+    members = [ip for _name, ip, _cidr in REAL + ghosts(peers)]
+    text = ('table netdev podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
+            ' chain ingress { type filter hook ingress device eth0 priority 0; policy accept; '
+            'ip protocol udp udp dport 8472 ip saddr != @peers drop; }\n}\n' % ', '.join(members))
+    proc = subprocess.run(dataplane.argv_in(lab, host, None, ['nft', '-f', '-']), input=text,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError('%s/%s: nft -f failed: %s' % (lab, host, proc.stderr))
+
+
+def nft_filter(lab, host, peers):
+    """The filter as a native nftables table of its own (no xtables match): a set of every cluster node's IP and one
+    rule in a base chain of the input hook, dropping VXLAN from any other source."""
+    members = [ip for _name, ip, _cidr in REAL + ghosts(peers)]
+    text = ('table ip podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
+            ' chain input { type filter hook input priority filter; policy accept; udp dport 8472 ip saddr != @peers drop; }\n}\n'
+            % ', '.join(members))
+    proc = subprocess.run(dataplane.argv_in(lab, host, None, ['nft', '-f', '-']), input=text,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError('%s/%s: nft -f failed: %s' % (lab, host, proc.stderr))
+
+
 def input_rules(lab, host):
     out = dataplane.sh(lab, host, 'iptables-save -t filter').stdout
     return [line for line in out.splitlines() if line.startswith('-A PODNET-INPUT')]
@@ -127,7 +168,7 @@ def main(argv=None):
     parser.add_argument('--seconds', type=float, default=2)
     parser.add_argument('--peers', type=int, default=255, help='hosts of the cluster besides worker2 and worker3')
     parser.add_argument('--out', default=os.path.join(REPO, 'docs', 'benchmarks', 'filter.json'))
-    parser.add_argument('--kinds', default=','.join(SHORT),
+    parser.add_argument('--kinds', default='set,rules,nofilter,alone,nochain',
                         help='comma list of the configurations besides hand (always measured): '
                         + ', '.join('%s (%s)' % item for item in SHORT.items()))
     args = parser.parse_args(argv)
@@ -156,6 +197,20 @@ def main(argv=None):
                 if kind == 'collection (rules)':
                     for host, _ip, _cidr in REAL:
                         rules_chain(lab, host)
+                if kind == 'collection, native nftables filter':
+                    for host, _ip, _cidr in REAL:
+                        nft_filter(lab, host, args.peers)
+                if kind == 'collection, nftables filter at ingress':
+                    for host, _ip, _cidr in REAL:
+                        nft_ingress_filter(lab, host, args.peers)
+                if kind == 'collection (set), VXLAN untracked':
+                    for host, _ip, _cidr in REAL:
+                        dataplane.sh(lab, host, 'iptables -w -t raw -A PREROUTING %s -j CT --notrack && '
+                                     'iptables -w -t raw -A OUTPUT %s -j CT --notrack' % (VXLAN_MATCH, VXLAN_MATCH))
+                if kind == 'collection, no chain, rp_filter off':
+                    for host, _ip, _cidr in REAL:
+                        dataplane.sh(lab, host, 'sysctl -qw net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.podnet/vxlan.rp_filter=0; '
+                                     'sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.eth0.rp_filter')
             out['chains'][kind] = dict((host, len(input_rules(lab, host))) for host, _ip, _cidr in REAL)
             if not dataplane.check_path(lab, dataplane.pod_ip(1)):
                 raise RuntimeError('%s: no pod-to-pod path in lab %s' % (kind, lab))

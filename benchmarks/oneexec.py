@@ -88,7 +88,7 @@ def main(argv=None):
     args = run.size_arguments(__doc__, '2,8,16,32,64', 2, 'oneexec').parse_args(argv)
 
     def one(n, work):
-        row = measure(run.Ansible(work), n, args.mode, args.rounds, args.lab_prefix)
+        row = measure(run.Ansible(work, interpreter=args.interpreter), n, args.mode, args.rounds, args.lab_prefix)
         print(table([row]).splitlines()[-1], flush=True)
         return row
     print(table(run.over_sizes(args, one)))

@@ -45,8 +45,8 @@ def accounted(lab, what, mode, log):
     return res, tasks
 
 
-def measure(n, mode, rounds, lab_prefix, work):
-    lab = run.ScaleLab(run.Ansible(work), '%s-%d' % (lab_prefix, n))
+def measure(n, mode, rounds, lab_prefix, work, interpreter=None):
+    lab = run.ScaleLab(run.Ansible(work, interpreter=interpreter), '%s-%d' % (lab_prefix, n))
     per = dict(floor=collections.defaultdict(list), rerun=collections.defaultdict(list))
     totals = dict(floor=[], rerun=[])
     try:
@@ -61,7 +61,8 @@ def measure(n, mode, rounds, lab_prefix, work):
                 run.log('N=%d %s: %.1f s CPU, changed %d' % (n, what, res['cpu'], res['changed']))
     finally:
         lab.teardown()
-    row = dict(n=n, mode=mode, rounds=rounds, cpu=dict((k, statistics.median(v)) for k, v in totals.items()))
+    row = dict(n=n, mode=mode, rounds=rounds, interpreter=interpreter or '(inventory: the venv)',
+               cpu=dict((k, statistics.median(v)) for k, v in totals.items()))
     row['tasks'] = dict((what, dict((name, [round(statistics.median(s[0] for s in v), 1),
                                             round(statistics.median(s[1] for s in v), 1)])
                                     for name, v in per[what].items())) for what in per)
@@ -90,7 +91,7 @@ def table(rows):
 
 def main(argv=None):
     args = run.size_arguments(__doc__, '16,64', 3, 'pertask').parse_args(argv)
-    print(table(run.over_sizes(args, lambda n, work: measure(n, args.mode, args.rounds, args.lab_prefix, work))))
+    print(table(run.over_sizes(args, lambda n, work: measure(n, args.mode, args.rounds, args.lab_prefix, work, args.interpreter))))
 
 
 if __name__ == '__main__':

@@ -91,12 +91,19 @@ def recap(output):
     return result
 
 
+INTERPRETER_HELP = ('the lab hosts\' Python for every run, the floor\'s too (default: the inventory\'s, the controller\'s venv '
+                    'with pyroute2 0.9); /usr/bin/python3 runs the modules with the distribution\'s Python and pyroute2')
+
+
 class Ansible(object):
     """Runs ansible-playbook, measuring wall time, CPU and peak RSS (os.wait4) and reading the callbacks."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, interpreter=None):
         self.workdir = workdir
         self.n = 0
+        #: the lab hosts' Python (-e ansible_python_interpreter) for every playbook, floor included; None: the
+        #: inventory's (the controller's venv, with its pyroute2)
+        self.interpreter = interpreter
 
     def playbook(self, playbook, inventory, lab_name, hosts=None, extra=(), env=None, timeout=3600):
         self.n += 1
@@ -117,6 +124,8 @@ class Ansible(object):
         e.update(env or {})
         cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, playbook,
                '-e', 'podnet_lab_name=' + lab_name] + list(extra)
+        if self.interpreter:
+            cmd += ['-e', 'ansible_python_interpreter=' + self.interpreter]
         out_path = os.path.join(self.workdir, 'out-%d.log' % self.n)
         start = time.monotonic()
         with open(out_path, 'w') as out:
@@ -202,6 +211,7 @@ def size_arguments(doc, sizes, rounds, lab_prefix):
     p.add_argument('--rounds', type=int, default=rounds)
     p.add_argument('--lab-prefix', default=lab_prefix)
     p.add_argument('--json', default=None, help='write the rows (with every sample) to this file')
+    p.add_argument('--interpreter', default=None, help=INTERPRETER_HELP)
     return p
 
 
@@ -489,6 +499,7 @@ def main(argv=None):
     p.add_argument('--out', default=os.path.join(REPO, 'docs', 'benchmarks'), help='output folder')
     p.add_argument('--merge', action='store_true', help='keep sections of an earlier results.json not run now')
     p.add_argument('--lab-prefix', default='bench', help='prefix of the lab names')
+    p.add_argument('--interpreter', default=None, help=INTERPRETER_HELP)
     p.add_argument('--combine', nargs='+', metavar='DIR', help='measure nothing: merge the results.json of these '
                    'folders (runs of separate sections) and write the tables and plots into --out')
     args = p.parse_args(argv)
@@ -527,7 +538,7 @@ def main(argv=None):
         command=' '.join(['benchmarks/run.py'] + (argv if argv is not None else sys.argv[1:])),
     )
     workdir = tempfile.mkdtemp(prefix='podnet-bench-', dir='/var/tmp')
-    ans = Ansible(workdir)
+    ans = Ansible(workdir, interpreter=args.interpreter)
     start = time.monotonic()
     try:
         if 'cp' in sections:
