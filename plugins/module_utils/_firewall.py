@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.openkube.podnet.plugins.module_utils import _validate as v
-from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, inside_netns
+from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, find_program, run_program
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Change, Resource
 
 PREFIX = 'PODNET-'
@@ -44,7 +43,6 @@ TABLES = {'filter': ('INPUT', 'FORWARD', 'OUTPUT'), 'nat': ('PREROUTING', 'OUTPU
 HOOKS = ('INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING')
 TABLE = 'filter'  # the default table
 _CHAIN_RE = re.compile(r'^PODNET-[A-Z0-9_-]{1,21}$')
-_SEARCH_PATH = ('/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin')
 # iptables-save prints protocol numbers by their /etc/protocols name
 _PROTO_NAMES = {'ipencap': '4', 'ipip': '4', 'udp': 'udp', 'tcp': 'tcp', 'icmp': 'icmp'}
 
@@ -126,14 +124,11 @@ def ip6_variant(base: str) -> str:
 def _binary(params: Dict[str, Any], suffix: str, family: int = 4) -> str:
     base = params.get('iptables') or 'iptables'
     name = (ip6_variant(base) if family == 6 else base) + suffix
-    if os.path.isabs(name):
-        return name
-    for directory in os.environ.get('PATH', '').split(os.pathsep) + list(_SEARCH_PATH):
-        path = os.path.join(directory, name)
-        if directory and os.access(path, os.X_OK):
-            return path
-    raise PodnetError('%s was not found on this host (install iptables: the package provides '
-                      'iptables-save and iptables-restore)' % name)
+    path = name if os.path.isabs(name) else find_program(name)
+    if path is None:
+        raise PodnetError('%s was not found on this host (install iptables: the package provides '
+                          'iptables-save and iptables-restore)' % name)
+    return path
 
 
 def parse_save(text: str, family: int = 4) -> List[Dict[str, Any]]:
@@ -175,17 +170,7 @@ class Firewall(Resource):
     compared = ('rules',)
 
     def _run(self, suffix: str, args: Sequence[str], input_text: Optional[str] = None, family: int = 4) -> str:
-        cmd = [_binary(self.params, suffix, family)] + list(args)
-        with inside_netns(self.params.get('netns')):
-            try:
-                proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=60, check=False)
-            except OSError as exc:
-                raise PodnetError('%s: %s' % (cmd[0], exc))
-        if proc.returncode != 0:
-            raise PodnetError('%s failed (rc %d): %s%s' % (
-                ' '.join(cmd), proc.returncode, (proc.stderr or proc.stdout).strip(),
-                '\ninput was:\n' + input_text if input_text else ''))
-        return proc.stdout
+        return run_program([_binary(self.params, suffix, family)] + list(args), self.params.get('netns'), input_text)
 
     def read(self) -> List[Dict[str, Any]]:
         # every table in use: one call per family, and a table never used (nat on a host without masquerade) is

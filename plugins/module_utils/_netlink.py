@@ -28,6 +28,7 @@ import ctypes
 import errno
 import importlib.util
 import os
+import subprocess
 import sys
 import traceback
 from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -187,6 +188,37 @@ def in_netns(name: Optional[str], failure: Optional[str] = None) -> Iterator[Non
 def inside_netns(name: Optional[str]) -> ContextManager[None]:
     """:func:`in_netns` for a module's reads and writes under /proc/sys and netfilter."""
     return in_netns(name, failure='cannot enter network namespace %(name)r: %(error)s')
+
+
+#: where a program a module runs (iptables-restore, nft) is looked for after PATH, which sudo and cron may leave
+#: the sbin folders out of
+PROGRAM_PATH = ('/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin')
+
+
+def find_program(name: str) -> Optional[str]:
+    """The path of program ``name`` (a path is kept as it is when executable), or None."""
+    if os.path.isabs(name):
+        return name if os.access(name, os.X_OK) else None
+    for directory in os.environ.get('PATH', '').split(os.pathsep) + list(PROGRAM_PATH):
+        path = os.path.join(directory, name)
+        if directory and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def run_program(cmd: List[str], netns: Optional[str] = None, input_text: Optional[str] = None) -> str:
+    """Run ``cmd`` inside network namespace ``netns`` (None: this one); its stdout, or PodnetError naming the
+    command, its status, its message and the input it was given."""
+    with inside_netns(netns):
+        try:
+            proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PodnetError('%s: %s' % (cmd[0], exc))
+    if proc.returncode != 0:
+        raise PodnetError('%s failed (rc %d): %s%s' % (
+            ' '.join(cmd), proc.returncode, (proc.stderr or proc.stdout).strip(),
+            '\ninput was:\n' + input_text if input_text else ''))
+    return proc.stdout
 
 
 def open_iproute(netns: Optional[str] = None) -> Any:
