@@ -41,6 +41,7 @@ Traffic stays between lab namespaces.
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import json
 import os
@@ -115,46 +116,56 @@ def hand_script(index, peers):
     return ''.join(lines)
 
 
-def rules_chain(lab, host):
+def feed(lab, host, argv, text):
+    """Run ``argv`` (iptables-restore, nft -f -) in the lab host with ``text`` on its input; fail naming both."""
+    proc = subprocess.run(dataplane.argv_in(lab, host, None, argv), input=text, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError('%s/%s: %s failed: %s' % (lab, host, ' '.join(argv), proc.stderr))
+
+
+def rules_chain(lab, host, _peers=None):
     """PODNET-INPUT as the collection wrote it before the set: one RETURN rule per member of podnet-peers, in the
     order of the addresses (the plan's peer_prefixes), then the DROP."""
     listing = dataplane.sh(lab, host, '%s %s' % (sys.executable, os.path.join(REPO, 'tests', 'ipsets.py'))).stdout
     listing = listing.splitlines()
     members = [line.split()[3:] for line in listing if line.split()[:2] == ['set', 'podnet-peers']][0]
     members.sort(key=ipaddress.ip_network)
-    text = '\n'.join(['*filter', ':PODNET-INPUT - [0:0]'] +
-                     ['-A PODNET-INPUT -s %s %s -j RETURN' % (m, VXLAN_MATCH) for m in members] +
-                     ['-A PODNET-INPUT %s -j DROP' % VXLAN_MATCH, 'COMMIT', ''])
-    proc = subprocess.run(dataplane.argv_in(lab, host, None, ['iptables-restore', '-w', '--noflush']), input=text,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError('%s/%s: iptables-restore failed: %s' % (lab, host, proc.stderr))
-    return len(members)
+    feed(lab, host, ['iptables-restore', '-w', '--noflush'], '\n'.join(
+        ['*filter', ':PODNET-INPUT - [0:0]'] + ['-A PODNET-INPUT -s %s %s -j RETURN' % (m, VXLAN_MATCH) for m in members]
+        + ['-A PODNET-INPUT %s -j DROP' % VXLAN_MATCH, 'COMMIT', '']))
 
 
-def nft_ingress_filter(lab, host, peers):
-    """The same filter in the netdev family, on the ingress hook of the underlay device eth0 (before routing)."""
-    members = [ip for _name, ip, _cidr in REAL + ghosts(peers)]
-    text = ('table netdev podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
-            ' chain ingress { type filter hook ingress device eth0 priority 0; policy accept; '
-            'ip protocol udp udp dport 8472 ip saddr != @peers drop; }\n}\n' % ', '.join(members))
-    proc = subprocess.run(dataplane.argv_in(lab, host, None, ['nft', '-f', '-']), input=text,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError('%s/%s: nft -f failed: %s' % (lab, host, proc.stderr))
-
-
-def nft_filter(lab, host, peers):
+def nft_filter(lab, host, peers, ingress=False):
     """The filter as a native nftables table of its own (no xtables match): a set of every cluster node's IP and one
-    rule in a base chain of the input hook, dropping VXLAN from any other source."""
-    members = [ip for _name, ip, _cidr in REAL + ghosts(peers)]
-    text = ('table ip podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
-            ' chain input { type filter hook input priority filter; policy accept; udp dport 8472 ip saddr != @peers drop; }\n}\n'
-            % ', '.join(members))
-    proc = subprocess.run(dataplane.argv_in(lab, host, None, ['nft', '-f', '-']), input=text,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError('%s/%s: nft -f failed: %s' % (lab, host, proc.stderr))
+    rule in a base chain of the input hook, dropping VXLAN from any other source; with ``ingress``, the same in the
+    netdev family on the ingress hook of the underlay device eth0 (before routing)."""
+    members = ', '.join(ip for _name, ip, _cidr in REAL + ghosts(peers))
+    if ingress:
+        text = ('table netdev podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
+                ' chain ingress { type filter hook ingress device eth0 priority 0; policy accept; '
+                'ip protocol udp udp dport 8472 ip saddr != @peers drop; }\n}\n' % members)
+    else:
+        text = ('table ip podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
+                ' chain input { type filter hook input priority filter; policy accept; udp dport 8472 ip saddr != @peers drop; }\n}\n'
+                % members)
+    feed(lab, host, ['nft', '-f', '-'], text)
+
+
+def untracked(lab, host, _peers=None):
+    """VXLAN exempt from connection tracking, in both directions (the raw table)."""
+    dataplane.sh(lab, host, 'iptables -w -t raw -A PREROUTING %s -j CT --notrack && '
+                 'iptables -w -t raw -A OUTPUT %s -j CT --notrack' % (VXLAN_MATCH, VXLAN_MATCH))
+
+
+def rp_filter_off(lab, host, _peers=None):
+    dataplane.sh(lab, host, 'sysctl -qw net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.podnet/vxlan.rp_filter=0; '
+                 'sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.eth0.rp_filter')
+
+
+#: what is done by hand in both hosts after the collection's converge, per configuration
+ON_TOP = {'collection (rules)': rules_chain, 'collection, native nftables filter': nft_filter,
+          'collection, nftables filter at ingress': functools.partial(nft_filter, ingress=True),
+          'collection (set), VXLAN untracked': untracked, 'collection, no chain, rp_filter off': rp_filter_off}
 
 
 def input_rules(lab, host):
@@ -194,23 +205,9 @@ def main(argv=None):
                 playbook(inventory, lab, os.path.join(REPO, 'playbooks', 'site.yml'), '-e', 'mode=vxlan',
                          '--limit', 'worker2,worker3', *EXTRA[kind])
                 out.setdefault('converge_seconds', {})[kind] = round(time.monotonic() - t, 1)
-                if kind == 'collection (rules)':
+                if kind in ON_TOP:
                     for host, _ip, _cidr in REAL:
-                        rules_chain(lab, host)
-                if kind == 'collection, native nftables filter':
-                    for host, _ip, _cidr in REAL:
-                        nft_filter(lab, host, args.peers)
-                if kind == 'collection, nftables filter at ingress':
-                    for host, _ip, _cidr in REAL:
-                        nft_ingress_filter(lab, host, args.peers)
-                if kind == 'collection (set), VXLAN untracked':
-                    for host, _ip, _cidr in REAL:
-                        dataplane.sh(lab, host, 'iptables -w -t raw -A PREROUTING %s -j CT --notrack && '
-                                     'iptables -w -t raw -A OUTPUT %s -j CT --notrack' % (VXLAN_MATCH, VXLAN_MATCH))
-                if kind == 'collection, no chain, rp_filter off':
-                    for host, _ip, _cidr in REAL:
-                        dataplane.sh(lab, host, 'sysctl -qw net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.podnet/vxlan.rp_filter=0; '
-                                     'sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.eth0.rp_filter')
+                        ON_TOP[kind](lab, host, args.peers)
             out['chains'][kind] = dict((host, len(input_rules(lab, host))) for host, _ip, _cidr in REAL)
             if not dataplane.check_path(lab, dataplane.pod_ip(1)):
                 raise RuntimeError('%s: no pod-to-pod path in lab %s' % (kind, lab))
