@@ -30,7 +30,6 @@ from ansible_collections.openkube.podnet.plugins.module_utils import _validate a
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, find_program, run_program
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Change, Resource
 
-PREFIX = 'podnet'
 FAMILIES = {'ip': 4, 'ip6': 6}
 HOOKS = ('prerouting', 'input', 'forward', 'output', 'postrouting')
 PROTOCOLS = ('udp', 'ipip')
@@ -226,7 +225,7 @@ class NfTables(Resource):
         entries = []
         for item in listing.get('nftables') or []:
             table = item.get('table') if isinstance(item, dict) else None
-            if table and table.get('family') in FAMILIES and str(table.get('name', '')).startswith(PREFIX):
+            if table and table.get('family') in FAMILIES and self.owned(table):
                 entries.append(parse_table(json.loads(self._run(['-j', 'list', 'table', table['family'], table['name']]))))
         return entries
 
@@ -234,7 +233,7 @@ class NfTables(Resource):
         return (entry['family'], entry['name'])
 
     def owned(self, entry: Dict[str, Any]) -> bool:
-        return bool(_TABLE_RE.match(entry['name']))
+        return bool(_TABLE_RE.match(str(entry.get('name', ''))))
 
     def describe(self, entry: Dict[str, Any]) -> str:
         sets = ', '.join('set %s (%d elements)' % (n, len(e)) for n, e in sorted(entry['sets'].items()))

@@ -155,9 +155,9 @@ def rp_filter(dev: str, found_links: Dict[str, Dict[str, Any]], root: str = '/pr
             return None
 
     names = [dev] + sorted(name for name, entry in found_links.items() if entry.get('kind') in ('vxlan', 'ipip'))
-    read = dict((name, value(name)) for name in ['all', 'default'] + names)
-    return dict(((k, read[k]) for k in ('all', 'default') if read[k] is not None),
-                devices=dict((name, read[name]) for name in names if read[name] is not None))
+    values = dict((name, value(name)) for name in ['all', 'default'] + names)
+    return dict(((k, values[k]) for k in ('all', 'default') if values[k] is not None),
+                devices=dict((name, values[name]) for name in names if values[name] is not None))
 
 
 def links(nl):
