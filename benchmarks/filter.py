@@ -8,7 +8,11 @@ the two and 255 more hosts that exist only in the inventory, with node IPs no tw
 The collection converges worker2 and worker3 (``--limit``) in mode vxlan, with every peer's route, neighbour and FDB
 entry:
 
-* ``collection (set)``: the collection as it is, PODNET-INPUT one rule matching the set podnet-peers (257 members);
+* ``collection (nftables)``: the collection as it is on this kernel (podnet_encap_filter_backend auto): the filter is
+  the nftables table ip podnet, a set of the 256 peers' node IPs and one rule on the input hook;
+* ``collection (nftables), no other chains``: the same without PODNET-FORWARD and the nat table (see below);
+* ``collection (set)``: the filter as the iptables chain (podnet_encap_filter_backend iptables), PODNET-INPUT one rule
+  matching the set podnet-peers (257 members); the ``(set)`` and ``(rules)`` configurations below all have it;
 * ``collection (rules)``: the same, then PODNET-INPUT rewritten in both hosts as the collection wrote it before the set
   (and still does where the kernel has no ip set support): one ``-s PREFIX ... -j RETURN`` per prefix, 257 rules;
 * ``collection, no filter``: the collection with ``podnet_encap_filter=false`` (its other chains, PODNET-FORWARD and
@@ -56,20 +60,25 @@ import dataplane
 from dataplane import REPO, VENV_BIN, Config, loadavg, measure
 
 REAL = [('worker2', '10.57.4.20', '192.168.10.0/24'), ('worker3', '10.57.4.22', '192.168.11.0/24')]
-KINDS = ('collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
+KINDS = ('collection (nftables)', 'collection (nftables), no other chains',
+         'collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
          'collection, no chain', 'collection, native nftables filter', 'collection, nftables filter at ingress',
          'collection, no chain, rp_filter off', 'collection (set), VXLAN untracked', 'hand')
-#: the site.yml variables of each of the collection's configurations
-EXTRA = {'collection (set)': [], 'collection (rules)': [], 'collection, no filter': ['-e', 'podnet_encap_filter=false'],
-         'collection (set), no other chains': ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false'],
+#: the site.yml variables of each of the collection's configurations (the filter as the iptables chain: IPT)
+IPT = ['-e', 'podnet_encap_filter_backend=iptables']
+ALONE = ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false']
+EXTRA = {'collection (nftables)': [], 'collection (nftables), no other chains': ALONE,
+         'collection (set)': IPT, 'collection (rules)': IPT, 'collection, no filter': ['-e', 'podnet_encap_filter=false'],
+         'collection (set), no other chains': IPT + ALONE,
          'collection, no chain': ['-e', 'podnet_encap_filter=false', '-e', 'podnet_forward_accept=false',
                                   '-e', 'podnet_masquerade=false']}
 EXTRA['collection, native nftables filter'] = EXTRA['collection, no chain']
 EXTRA['collection, nftables filter at ingress'] = EXTRA['collection, no chain']
 EXTRA['collection, no chain, rp_filter off'] = EXTRA['collection, no chain']
-EXTRA['collection (set), VXLAN untracked'] = []
+EXTRA['collection (set), VXLAN untracked'] = IPT
 #: --kinds: a short name for each configuration besides hand
-SHORT = {'set': 'collection (set)', 'rules': 'collection (rules)', 'nofilter': 'collection, no filter',
+SHORT = {'table': 'collection (nftables)', 'tablealone': 'collection (nftables), no other chains',
+         'set': 'collection (set)', 'rules': 'collection (rules)', 'nofilter': 'collection, no filter',
          'alone': 'collection (set), no other chains', 'nochain': 'collection, no chain',
          'nft': 'collection, native nftables filter', 'nftin': 'collection, nftables filter at ingress',
          'rp0': 'collection, no chain, rp_filter off', 'notrack': 'collection (set), VXLAN untracked'}
@@ -173,13 +182,20 @@ def input_rules(lab, host):
     return [line for line in out.splitlines() if line.startswith('-A PODNET-INPUT')]
 
 
+def nft_peers(lab, host):
+    """How many addresses the collection's nftables filter admits (the set peers of table ip podnet; 0 without it)."""
+    out = dataplane.sh(lab, host, 'nft -j list set ip podnet peers 2>/dev/null || true').stdout
+    items = json.loads(out).get('nftables', []) if out.strip() else []
+    return sum(len(i['set'].get('elem', [])) for i in items if 'set' in i)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--reps', type=int, default=15)
     parser.add_argument('--seconds', type=float, default=2)
     parser.add_argument('--peers', type=int, default=255, help='hosts of the cluster besides worker2 and worker3')
     parser.add_argument('--out', default=os.path.join(REPO, 'docs', 'benchmarks', 'filter.json'))
-    parser.add_argument('--kinds', default='set,rules,nofilter,alone,nochain',
+    parser.add_argument('--kinds', default='table,tablealone,set,alone,nochain',
                         help='comma list of the configurations besides hand (always measured): '
                         + ', '.join('%s (%s)' % item for item in SHORT.items()))
     args = parser.parse_args(argv)
@@ -209,6 +225,7 @@ def main(argv=None):
                     for host, _ip, _cidr in REAL:
                         ON_TOP[kind](lab, host, args.peers)
             out['chains'][kind] = dict((host, len(input_rules(lab, host))) for host, _ip, _cidr in REAL)
+            out.setdefault('nft_peers', {})[kind] = dict((host, nft_peers(lab, host)) for host, _ip, _cidr in REAL)
             if not dataplane.check_path(lab, dataplane.pod_ip(1)):
                 raise RuntimeError('%s: no pod-to-pod path in lab %s' % (kind, lab))
         configs = [Config(kind, labs[kind], 'ns1', dataplane.pod_ip(1), dataplane.PORT_POD) for kind in kinds]
@@ -225,7 +242,8 @@ def main(argv=None):
     rows = []
     for kind in kinds:
         s = samples[kind]
-        row = dict(config=kind, tcp=statistics.median(s['tcp']), udp=statistics.median(s['udp']), input_rules=out['chains'][kind])
+        row = dict(config=kind, tcp=statistics.median(s['tcp']), udp=statistics.median(s['udp']), input_rules=out['chains'][kind],
+                   nft_peers=out['nft_peers'][kind])
         row['r_tcp'] = round(row['tcp'] / statistics.median(hand['tcp']), 3)
         row['r_udp'] = round(row['udp'] / statistics.median(hand['udp']), 3)
         row['paired_tcp'] = round(statistics.median(a / b for a, b in zip(s['tcp'], hand['tcp'])), 3)
@@ -236,12 +254,13 @@ def main(argv=None):
         json.dump(out, f, indent=1, sort_keys=True)
     print('load average before %s, after %s; %d peers; %d x (%g s TCP + %g s UDP)'
           % (' '.join(out['load_before']), ' '.join(out['load_after']), args.peers + 1, args.reps, args.seconds, args.seconds))
-    print('| configuration | PODNET-INPUT rules (worker2, worker3) | TCP Gbit/s | x hand | paired | '
+    print('| configuration | PODNET-INPUT rules (worker2, worker3) | nftables set elements | TCP Gbit/s | x hand | paired | '
           '64-byte UDP kpps | x hand | paired |')
-    print('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    print('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
     for r in rows:
-        print('| %s | %s | %.2f | %.2f | %.2f | %.1f | %.2f | %.2f |' % (
-            r['config'], ', '.join(str(r['input_rules'][h]) for h, _i, _c in REAL), r['tcp'], r['r_tcp'], r['paired_tcp'],
+        print('| %s | %s | %s | %.2f | %.2f | %.2f | %.1f | %.2f | %.2f |' % (
+            r['config'], ', '.join(str(r['input_rules'][h]) for h, _i, _c in REAL),
+            ', '.join(str(r['nft_peers'][h]) for h, _i, _c in REAL), r['tcp'], r['r_tcp'], r['paired_tcp'],
             r['udp'], r['r_udp'], r['paired_udp']))
     return 0
 

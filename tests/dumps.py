@@ -18,6 +18,9 @@ Normalised dump
     ip6tables the same of `ip6tables-save`
     ipsets   the kernel's ip sets, one line each: `set NAME FAMILY MEMBER...` (tests/ipsets.py: pyroute2's own IPSet,
              run in the host; there is no `ipset` program)
+    nftables {'FAMILY NAME': {sets: {name: sorted elements}, chains: {name: {hook, prio, policy, rules}}}} of every
+             nftables table named podnet* (`nft -j list table`; iptables-nft's own tables are in iptables above),
+             the rules as nft's JSON expressions
     pods     {netns: {links, addrs, routes, neigh}} for every named namespace of the host
 
 Normalisation, so that two labs (or one lab before and after a change) that hold the same
@@ -128,6 +131,7 @@ def host_state(host):
     state['iptables'] = iptables(host)
     state['ip6tables'] = iptables(host, IP6TABLES)
     state['ipsets'] = ip_sets(host)
+    state['nftables'] = nft_tables(host)
     pods = {}
     for ns in state['netns']:
         def ipj(*args, _ns=ns):
@@ -165,6 +169,32 @@ def iptables(host, command=None):
     return dict((name, '\n'.join(lines)) for name, lines in tables.items()
                 if any(not (ln.startswith(':') and ln.endswith(' ACCEPT [0:0]')) for ln in lines)
                 or any(ln.split()[0][1:] not in BUILTIN_CHAINS for ln in lines if ln.startswith(':')))
+
+
+def nft_tables(host):
+    """The host's nftables tables named podnet* (see the module docstring), read with nft itself; {'error': ...} where
+    nft cannot list tables."""
+    proc = host.run(['nft', '-j', 'list', 'tables'])
+    if proc.returncode != 0:
+        return {'error': proc.stderr.strip()}
+    tables = {}
+    for item in json.loads(proc.stdout or '{}').get('nftables', []):
+        table = item.get('table')
+        if not table or not table['name'].startswith('podnet'):
+            continue
+        listing = json.loads(host.run(['nft', '-j', 'list', 'table', table['family'], table['name']], check=True).stdout)
+        entry = tables['%s %s' % (table['family'], table['name'])] = dict(sets={}, chains={})
+        for part in listing['nftables']:
+            if 'set' in part:
+                entry['sets'][part['set']['name']] = sorted(str(e) for e in part['set'].get('elem', []))
+            elif 'chain' in part:
+                chain = part['chain']
+                entry['chains'][chain['name']] = dict(hook=chain.get('hook'), prio=chain.get('prio'),
+                                                      policy=chain.get('policy'), rules=[])
+        for part in listing['nftables']:
+            if 'rule' in part:
+                entry['chains'][part['rule']['chain']]['rules'].append(part['rule']['expr'])
+    return tables
 
 
 def ip_sets(host):

@@ -20,8 +20,8 @@ import posixpath
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _bridge, _cni, _fdb, _firewall, _ipip, _ipset, _neighbor, _netns, _record, _repair, _route, _sysctl, _veth,
-    _vxlan,
+    _address, _bridge, _cni, _fdb, _firewall, _ipip, _ipset, _neighbor, _netns, _nftables, _record, _repair, _route,
+    _sysctl, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import Netlink
@@ -43,6 +43,7 @@ RESOURCES = {
     'fdb': (_fdb, _fdb.FdbTable),
     'firewall': (_firewall, _firewall.Firewall),
     'ipset': (_ipset, _ipset.IpSets),
+    'nftables': (_nftables, _nftables.NfTables),
     'record': (_record, _record.Record),
     'repair': (_repair, _repair.Units),
 }
@@ -157,12 +158,20 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         # collection's sets this plan does not want are destroyed after the rules are gone (the kernel refuses to
         # destroy a set in use). Two calls on different sets: check mode predicts each as the real run does it.
         # A plan recorded before the sets (no keys ipsets, absent_ipsets) makes neither call.
+        # The filter's nftables tables come first and the removal of the collection's tables last, so that a switch
+        # between nftables and the iptables chain never leaves the encapsulation unfiltered. A plan without the key
+        # nftables (None: no nft on the host, or recorded before) makes no call.
+        tables = plan.get('nftables')
+        if tables:
+            add(mode_role, 'nftables', dict(tables=tables, purge=True))
         if plan.get('ipsets'):
             add(mode_role, 'ipset', dict(sets=plan['ipsets']))
         if plan.get('firewall'):
             add(mode_role, 'firewall', dict(plan['firewall']))
         if plan.get('absent_ipsets'):
             add(mode_role, 'ipset', _sets_absent(plan))
+        if tables is not None and not tables:
+            add(mode_role, 'nftables', dict(tables=[], purge=True))
     if 'cleanup' in parts:
         for encap in DEVICE_ENCAPS:
             for name in plan['absent_devices'][encap]:
@@ -185,6 +194,8 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
                 add('podnet', 'firewall', dict(plan['firewall'], chains=[], purge=True))
             if plan.get('absent_ipsets'):  # after the chains that match them
                 add('podnet', 'ipset', _sets_absent(plan))
+            if plan.get('nftables') is not None:
+                add('podnet', 'nftables', dict(tables=[], purge=True))
             add('podnet', 'route', dict(routes=[], purge=True))
             for pod in plan['pods']:
                 add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))

@@ -46,6 +46,8 @@ class Encap(NamedTuple):
     fdb: Optional[Callable[[Node], Dict[str, Any]]] = None
     #: the iptables match of this encapsulation's packets arriving at the host: settings -> match
     firewall_match: Optional[Callable[[Settings], str]] = None
+    #: the same packets as a rule of module nftables (its protocol and port): settings -> rule options
+    nft_match: Optional[Callable[[Settings], Dict[str, Any]]] = None
     #: IPv6 pods through the same device over the IPv4 underlay (None: this encapsulation carries IPv4 only):
     #: the route to a peer's IPv6 pod range and the permanent neighbour of its IPv6 VTEP address
     route6: Optional[Callable[[Node, str], Dict[str, Any]]] = None
@@ -86,6 +88,10 @@ def _vxlan_match(settings):
     return '-p udp -m udp --dport %d' % settings['vxlan_port']
 
 
+def _vxlan_nft_match(settings):
+    return dict(protocol='udp', dport=settings['vxlan_port'])
+
+
 ENCAPS = {
     'none': Encap(name='none', overhead=0, role='host_gw', wire='plain IP'),
     'ipip': Encap(
@@ -94,6 +100,7 @@ ENCAPS = {
         # one-to-many device without remote: the outer destination is the route's gateway (onlink)
         route=lambda peer, dev: dict(dst=peer['pod_cidr'], via=peer['node_ip'], dev=dev, onlink=True),
         firewall_match=lambda settings: '-p 4',
+        nft_match=lambda settings: dict(protocol='ipip'),
     ),
     'vxlan': Encap(
         name='vxlan', overhead=50, role='vxlan', wire='vxlan',
@@ -104,6 +111,7 @@ ENCAPS = {
         neighbor=lambda peer: dict(ip=peer['vtep_ip'], lladdr=peer['vtep_mac']),
         fdb=lambda peer: dict(mac=peer['vtep_mac'], dst=peer['node_ip']),
         firewall_match=_vxlan_match,
+        nft_match=_vxlan_nft_match,
         # the same device, VTEP MAC and FDB entry carry the peer's IPv6 pods: flannel's vxlan over an IPv4 underlay
         route6=lambda peer, dev: dict(dst=peer['pod_cidr6'], via=peer['vtep_ip6'], dev=dev, onlink=True),
         neighbor6=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac']),
@@ -116,6 +124,7 @@ ENCAPS = {
         neighbor=lambda peer: dict(ip=peer['vtep_ip6'], lladdr=peer['vtep_mac6']),
         fdb=lambda peer: dict(mac=peer['vtep_mac6'], dst=peer['node_ip6']),
         firewall_match=_vxlan_match,
+        nft_match=_vxlan_nft_match,
     ),
 }
 

@@ -203,6 +203,40 @@ def script(changes: Sequence[Change]) -> str:
     return '\n'.join(lines + [''])
 
 
+#: the table node_facts checks (nft --check) before the plan relies on nftables: never created
+_PROBE_TABLE = 'podnetprobe'
+
+
+def support(families: Sequence[str], netns: Optional[str] = None, nft: str = 'nft') -> Dict[str, Any]:
+    """Can this host hold the collection's filter tables of ``families`` (ip, ip6)? ``found``: the nft program is
+    there; ``missing``: why it cannot ('' when it can). The check is the kernel's own: one ``nft --check``
+    transaction adds a table per family with a set of addresses and a base chain on the input hook whose rule looks
+    the source up in it (for ip: UDP and IP-in-IP), which the kernel validates and discards (nothing is created).
+    A kernel without nf_tables, or without its IPv4 or IPv6 family (User-Mode Linux's), refuses it."""
+    binary = find_program(nft)
+    if binary is None:
+        return dict(found=False, missing='%s was not found on this host (install nftables: the package provides nft)' % nft)
+    changes = []
+    for family in families:
+        rules = [dict(protocol='udp', dport=v.VXLAN_DEFAULT_PORT, saddr_not_in='peers')]
+        if family == 'ip':
+            rules.append(dict(protocol='ipip', saddr_not_in='peers'))
+        changes.append(Change('add', after=dict(
+            family=family, name=_PROBE_TABLE, sets=dict(peers=[]),
+            chains=dict(input=dict(hook='input', priority=0, policy='accept',
+                                   rules=[rule_text(family, r) for r in rules])))))
+    if not changes:
+        return dict(found=True, missing='')
+    try:
+        run_program([binary, '--check', '-f', '-'], netns, script(changes))
+    except PodnetError as exc:
+        lines = str(exc).split('\ninput was:', maxsplit=1)[0].splitlines()
+        why = next((line.split('Error:', 1)[1].strip() for line in lines if 'Error:' in line), lines[0])
+        return dict(found=True, missing='the kernel refuses an nftables filter table of family %s (%s)'
+                    % (' and '.join(families), why))
+    return dict(found=True, missing='')
+
+
 class NfTables(Resource):
     result_key = 'tables'
     compared = ('sets', 'chains')

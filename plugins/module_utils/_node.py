@@ -14,7 +14,7 @@ import os
 import socket
 from typing import Any, Dict, Optional, Sequence
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _ipset, _record, _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _ipset, _nftables, _record, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, link_kind
 
 ARGSPEC = dict(
@@ -25,6 +25,7 @@ ARGSPEC = dict(
     names=dict(type='dict', default={}),
     record=dict(type='str'),
     ipset=dict(type='bool', default=False),
+    nftables=dict(type='list', elements='str'),
 )
 
 
@@ -53,7 +54,18 @@ def validate(params):
         names=names,
         record=v.optional(v.state_dir, 'record', params.get('record')),
         ipset=bool(params.get('ipset')),
+        nftables=_families(params.get('nftables')),
     )
+
+
+def _families(value):
+    if value is None:
+        return None
+    for i, family in enumerate(value):
+        if family not in _nftables.FAMILIES:
+            raise v.ValidationError('nftables[%d]: %r is not an nftables family of the filter (%s)'
+                                    % (i, family, ', '.join(_nftables.FAMILIES)))
+    return list(value)
 
 
 def read(nl, wanted):
@@ -86,6 +98,10 @@ def read(nl, wanted):
         except PodnetError:
             onlink[str(peer)] = False  # unreachable: certainly not on-link
     found_links = links(nl)
+    # can the host hold the filter as nftables tables (found: is there nft, whose tables the plan may have to
+    # remove; missing: why not, '' when it can)? Where it can, the ip set is not probed: the plan uses nftables
+    nft = _nftables.support(wanted['nftables']) if wanted.get('nftables') is not None else None
+    nft_ok = nft is not None and bool(wanted['nftables']) and not nft['missing']
     return dict(
         cni_plugins=cni_plugins(),
         links=found_links,
@@ -96,7 +112,8 @@ def read(nl, wanted):
         **({'underlay_network6': str(network6)} if network6 is not None else {}),
         onlink=onlink,
         # why the kernel cannot hold the encapsulation filter's ip set ('' when it can), where the plan would use one
-        **({'ipset_missing': _ipset.missing_support()} if wanted.get('ipset') else {}),
+        **({'ipset_missing': _ipset.missing_support()} if wanted.get('ipset') and not nft_ok else {}),
+        **({'nftables': nft} if nft is not None else {}),
         **recorded(wanted.get('record'))
     )
 

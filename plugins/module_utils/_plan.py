@@ -19,8 +19,12 @@ roles hand to the modules, one call per table:
     device_sysctl  per-device settings of the tunnel device (rp_filter), set once it exists
     neighbors   vxlan: permanent neighbour entries, one per tunnelled peer
     fdb         vxlan: FDB entries, one per tunnelled peer
-    firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only)
-    ipsets      the kernel ip sets PODNET-INPUT matches the peers' node IPs with (podnet-peers, podnet-peers6)
+    firewall    the collection's own iptables chains (FORWARD accept, encapsulation from peers only, masquerade)
+    nftables    the encapsulation filter as the collection's nftables tables (ip podnet, ip6 podnet) where the host
+                can hold them (node_facts' nftables); [] where nft is there but no table is wanted (the converge
+                removes the collection's), None where the host has no nft
+    ipsets      the kernel ip sets PODNET-INPUT matches the peers' node IPs with (podnet-peers, podnet-peers6), where
+                the filter is an iptables chain
     absent_ipsets  the collection's ip sets this plan does not want, to remove once no chain uses them
     absent_devices  devices of the other encapsulations, to remove
     apply_role  the role that applies the mode on the roles path (host_gw, ipip, vxlan)
@@ -61,6 +65,12 @@ INPUT_CHAIN = 'PODNET-INPUT'
 MASQUERADE_CHAIN = 'PODNET-POSTROUTING'
 #: the ip sets (module ipset) of the node prefixes PODNET-INPUT admits, per underlay family
 PEER_SETS = {4: 'podnet-peers', 6: 'podnet-peers6'}
+#: the encapsulation filter as nftables (module nftables): per underlay family a table, its set of the peers' node
+#: addresses and its base chain on the input hook
+NFT_FAMILIES = {4: 'ip', 6: 'ip6'}
+NFT_TABLE, NFT_SET, NFT_CHAIN = 'podnet', 'peers', 'input'
+#: podnet_encap_filter_backend: auto (nftables where the host can hold its table, the iptables chain elsewhere)
+FILTER_BACKENDS = ('auto', 'nftables', 'iptables')
 MULTICAST = '224.0.0.0/4'
 MULTICAST6 = 'ff00::/8'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
@@ -87,6 +97,7 @@ DEFAULTS = dict(
     mtu=None,
     crosssubnet_encap='vxlan',
     encap_filter=True,
+    encap_filter_backend='auto',
     forward_accept=True,
     masquerade=True,
     iptables='iptables',
@@ -160,6 +171,9 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if s['crosssubnet_encap'] not in CROSSSUBNET_ENCAPS:
         _host_fail(host, 'podnet_crosssubnet_encap', s['crosssubnet_encap'],
                    'is not an encapsulation for crosssubnet: choose one of %s' % ', '.join(CROSSSUBNET_ENCAPS))
+    if s['encap_filter_backend'] not in FILTER_BACKENDS:
+        _host_fail(host, 'podnet_encap_filter_backend', s['encap_filter_backend'],
+                   'is not a way to filter the encapsulation: choose one of %s' % ', '.join(FILTER_BACKENDS))
     if s['attach'] not in ATTACH:
         _host_fail(host, 'podnet_attach', s['attach'], 'is not a way to attach pods: choose one of %s' % ', '.join(ATTACH))
     s['bridge_dev'] = _check(host, 'podnet_bridge_dev', v.ifname, s['bridge_dev'])
@@ -388,13 +402,29 @@ def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, sett
                    record=record_path(settings))
     if dev:
         request['dev'] = dev
-    if settings['encap_filter'] and settings['state'] == 'present' and \
-            ENCAPS[mode_encap(settings['mode'], settings)].firewall_match:
-        request['ipset'] = True  # can the kernel hold the encapsulation filter's set? (node_facts ipset_missing)
+    # is there nft (whose tables of the collection's the converge removes when the plan has none)? And where the
+    # plan filters the encapsulation: can the host hold the filter as nftables tables (node_facts nftables), or else
+    # as an ip set (node_facts ipset_missing)?
+    request['nftables'] = []
+    if filters(settings):
+        backend = settings['encap_filter_backend']
+        if backend != 'iptables':
+            request['nftables'] = ['ip']
+            if node_ip6 and mine[0].get('podnet_pod_cidr6') and mode_encap(settings['mode'], settings) == 'vxlan' and \
+                    ENCAPS[VXLAN_UNDERLAYS[settings['vxlan_underlay']]].family == 6:
+                request['nftables'].append('ip6')
+        if backend != 'nftables':
+            request['ipset'] = True
     if node_ip6:
         request['node_ip6'] = node_ip6
         request['names']['node_ip6'] = 'podnet_node_ip6'
     return request
+
+
+def filters(settings: Dict[str, Any]) -> bool:
+    """Does the plan filter the encapsulation on this host (podnet_encap_filter, and a mode that encapsulates)?"""
+    return bool(settings['encap_filter'] and settings['state'] == 'present'
+                and ENCAPS[mode_encap(settings['mode'], settings)].firewall_match)
 
 
 def check_host(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_settings: Dict[str, Any],
@@ -623,20 +653,27 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
         # Written with '/' separators: device names contain dots.
         plan['device_sysctl'] = dict(('net/ipv4/conf/%s/rp_filter' % dev, TUNNEL_RP_FILTER)
                                      for dev in (tunnel_dev, underlay) if rp_filter_on(facts, dev))
-    missing = facts.get('ipset_missing')
-    plan['firewall'], plan['ipsets'] = _firewall(me, peers, settings, encap, prefixes, encap6, use_sets=not missing)
+    filter_by = _filter_by(host, settings, facts)
+    plan['firewall'], plan['ipsets'], tables = _firewall(me, peers, settings, encap, prefixes, encap6, filter_by)
+    nft = facts.get('nftables')
+    # the tables; or [] where the host has nft, so that the converge removes the collection's tables (a switch to
+    # the iptables chain, no filter, another mode); None where it has none (nothing to remove, nft is not run)
+    plan['nftables'] = tables if tables else ([] if isinstance(nft, dict) and nft.get('found') else None)
     inputs = [c for c in plan['firewall']['chains'] if c['name'] == INPUT_CHAIN]
-    if missing and inputs and settings['state'] == 'present':
+    if filter_by == 'rules' and inputs and settings['state'] == 'present':
         rules = sum(len(c['rules']) - 1 for c in inputs)
-        plan['warnings'] = ['%s: podnet_encap_filter: %s; PODNET-INPUT admits the peers with one rule per prefix of '
+        nft_why = (nft or {}).get('missing') if settings['encap_filter_backend'] == 'auto' else None
+        plan['warnings'] = ['%s: podnet_encap_filter: %s%s; PODNET-INPUT admits the peers with one rule per prefix of '
                             'their node IPs instead (%d here), which iptables tries one by one for every encapsulated '
-                            'packet. Load ip_set, ip_set_hash_net and xt_set for one rule whatever the number of peers.'
-                            % (host, missing, rules)]
+                            'packet. Load ip_set, ip_set_hash_net and xt_set, or install nft on a kernel with '
+                            'nf_tables, for one lookup whatever the number of peers.'
+                            % (host, facts.get('ipset_missing'), '; no nftables table either: %s' % nft_why if nft_why else '',
+                               rules)]
     plan['absent_devices'] = devices_not_wanted((encap, encap6), settings)
     plan['absent_ipsets'] = sorted(set(PEER_SETS.values()) - set(s['name'] for s in plan['ipsets']))
     if settings['state'] == 'absent':
         plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={}, ipsets=[],
-                    absent_ipsets=sorted(PEER_SETS.values()),
+                    absent_ipsets=sorted(PEER_SETS.values()), nftables=[] if plan['nftables'] is not None else None,
                     firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
                     absent_devices=devices_not_wanted((encap, encap6), settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
@@ -715,11 +752,28 @@ def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], enc
                            % (name, me['node_ip']))
 
 
+def _filter_by(host: str, settings: Dict[str, Any], facts: Dict[str, Any]) -> str:
+    """How the plan filters the encapsulation (podnet_encap_filter_backend, and what node_facts found): 'nftables'
+    (a table of its own), 'set' (PODNET-INPUT with an ip set) or 'rules' (PODNET-INPUT, one rule per prefix).
+    Backend nftables on a host that cannot hold the table fails, naming the host, the variable and why."""
+    backend = settings['encap_filter_backend']
+    nft = facts.get('nftables')
+    if backend != 'iptables' and filters(settings):
+        why = (nft.get('missing') if isinstance(nft, dict) else
+               "this host's nftables support was not probed (node_facts' option nftables)")
+        if not why:
+            return 'nftables'
+        if backend == 'nftables':
+            _host_fail(host, 'podnet_encap_filter_backend', backend, 'cannot filter the encapsulation here: %s; '
+                       'use auto or iptables (the chain PODNET-INPUT)' % why)
+    return 'rules' if facts.get('ipset_missing') else 'set'
+
+
 def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[str, Any], encap: str,
               prefixes: Optional[Dict[str, List[str]]] = None, encap6: Optional[str] = None,
-              use_sets: bool = True) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
-    """The collection's own iptables chains (module openkube.podnet.firewall), and the ip sets they match
-    (module openkube.podnet.ipset).
+              filter_by: str = 'set') -> Tuple[Dict[str, Any], List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """The collection's own iptables chains (module openkube.podnet.firewall), the ip sets they match
+    (module openkube.podnet.ipset), and the encapsulation filter as nftables tables (module openkube.podnet.nftables).
 
     PODNET-FORWARD (jumped to from FORWARD) accepts traffic from and to this host's pods, so that a
     FORWARD policy DROP (Docker's) does not cut the pods off. PODNET-INPUT (jumped to from INPUT)
@@ -742,10 +796,18 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     before sets: the same packets admitted, at a cost that grows with scattered peers. The own address opens
     nothing: the kernel drops packets from the wire whose source is a local address (martians).
 
-    Returns (firewall, ipsets): ipsets is the list of wanted sets, empty when no chain uses one.
+    Where the host can hold it (``filter_by`` 'nftables', see _filter_by), the filter is not PODNET-INPUT but a
+    table of the collection's per underlay family (``table ip podnet``): a set ``peers`` of the peers' node addresses
+    and a base chain ``input`` on the input hook whose one rule drops the encapsulation from any source outside it,
+    ``udp dport 8472 ip saddr != @peers drop``: a native hash lookup without an xtables match or a jump, half the
+    per-packet cost of the ip set's rule (docs/benchmarks/README.md, filter runs 7-9).
+
+    Returns (firewall, ipsets, tables): ipsets is the list of wanted sets, empty when no chain uses one; tables the
+    nftables tables, empty unless ``filter_by`` is 'nftables'.
     """
     chains = []
     sets = []  # type: List[Dict[str, Any]]
+    tables = []  # type: List[Dict[str, Any]]
     # (the chain's family key, the host's pod range, the cluster's pod prefixes, multicast) per family of pods;
     # IPv4 chains carry no family key (4 is the firewall module's default)
     families = [({}, me['pod_cidr'], 'pod', 'pod_cidr', MULTICAST)]
@@ -762,11 +824,18 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
     for family, name, cached, key in underlays:
         if not settings['encap_filter'] or not ENCAPS[name].firewall_match:
             continue
+        if filter_by == 'nftables':
+            nft_family = NFT_FAMILIES[family.get('family', 4)]
+            rule = dict(ENCAPS[name].nft_match(settings), saddr_not_in=NFT_SET)
+            tables.append(dict(name=NFT_TABLE, family=nft_family,
+                               sets=[dict(name=NFT_SET, elements=sorted(p[key] for p in peers))],
+                               chains=[dict(name=NFT_CHAIN, hook='input', rules=[rule])]))
+            continue
         match = ENCAPS[name].firewall_match(settings)
         cached_prefixes = prefixes[cached] if prefixes and cached in prefixes else None
         node_prefixes = ((cached_prefixes if peers else []) if cached_prefixes is not None
                          else peer_prefixes(me, peers, key))
-        if use_sets:
+        if filter_by == 'set':
             set_family = family.get('family', 4)
             sets.append(dict(name=PEER_SETS[set_family], family=set_family, members=node_prefixes))
             # the encapsulation's own match first (native and cheap: protocol, port), the set's lookup only for it
@@ -780,7 +849,7 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
             rules = ['-s %s -d %s -j RETURN' % (own, prefix) for prefix in pods]
             chains.append(dict(name=MASQUERADE_CHAIN, table='nat', hook='POSTROUTING', rules=rules + [
                 '-s %s -d %s -j RETURN' % (own, multicast), '-s %s -j MASQUERADE' % own], **family))
-    return dict(chains=chains, purge=True, iptables=settings['iptables']), sets
+    return dict(chains=chains, purge=True, iptables=settings['iptables']), sets, tables
 
 
 def rp_filter_on(facts: Dict[str, Any], dev: str) -> bool:

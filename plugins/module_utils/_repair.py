@@ -44,7 +44,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils._validate import V
 PACKAGE = 'ansible_collections.openkube.podnet.plugins.module_utils'
 #: the module_utils the runner needs: _converge and everything it imports (a unit test checks the closure)
 CODE = ('_address', '_bridge', '_cni', '_converge', '_device', '_encap', '_fdb', '_firewall', '_ipip', '_ipset', '_neighbor',
-        '_netlink', '_netns', '_record', '_repair', '_resource', '_route', '_sysctl', '_validate', '_veth', '_vxlan')
+        '_netlink', '_netns', '_nftables', '_record', '_repair', '_resource', '_route', '_sysctl', '_validate', '_veth', '_vxlan')
 SERVICE = 'podnet-apply.service'
 TIMER = 'podnet-repair.timer'
 RUNNER = 'podnet-apply'

@@ -40,7 +40,7 @@ options:
   settings:
     description:
       - The host's settings (mode, state, vxlan_dev, vxlan_vni, vxlan_port, ipip_dev, pods, mtu,
-        crosssubnet_encap, encap_filter, forward_accept, iptables); missing or null ones take the defaults
+        crosssubnet_encap, encap_filter, encap_filter_backend, forward_accept, iptables); missing or null ones take the defaults
         of the role C(openkube.podnet.podnet).
     type: dict
     required: true

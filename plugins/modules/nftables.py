@@ -14,7 +14,8 @@ description:
     its base chains, whose rules drop an encapsulation (UDP to a port, or IP-in-IP) from any source outside a set.
     It is the encapsulation filter of M(openkube.podnet.firewall)'s C(PODNET-INPUT) chain as native nftables, a
     hash set lookup in a base chain of its own, without an xtables match or a jump (half the cost per packet,
-    measured in docs/benchmarks/README.md).
+    measured in docs/benchmarks/README.md). The roles use it for the encapsulation filter where the host can hold
+    the table (C(podnet_encap_filter_backend) of the role C(openkube.podnet.podnet)).
   - Tables are keyed by family and name and owned by this module when the name starts with C(podnet); O(purge)
     and O(state=absent) act on those only.
   - Reads with C(nft -j list table) and compares the sets' elements, the chains' hook, priority and policy and

@@ -54,6 +54,16 @@ options:
         those modules on demand, as it does when a set is created).
     type: bool
     default: false
+  nftables:
+    description:
+      - Probe whether the host can hold the encapsulation filter as the collection's nftables tables of these
+        families (V(ip), V(ip6)), returned as RV(nftables). The kernel checks one C(nft --check) transaction with
+        such a table (a set of addresses, a base chain on the input hook, a rule that looks the source up in the
+        set) and discards it; nothing is created.
+      - Where the probe succeeds, O(ipset) is not probed (the plan uses nftables, not an ip set).
+      - An empty list only looks for the C(nft) program.
+    type: list
+    elements: str
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:
@@ -139,6 +149,13 @@ ipset_missing:
   returned: when O(ipset) is true
   type: str
   sample: 'this kernel has no iptables match set (module xt_set)'
+nftables:
+  description:
+    - V(found) is whether the host has the C(nft) program; V(missing) why the host cannot hold the filter's nftables
+      tables of the families of O(nftables), or an empty string when it can.
+  returned: when O(nftables) is given
+  type: dict
+  sample: {"found": true, "missing": ""}
 recorded_cni:
   description: The CNI configuration file of the plan in O(record), or C(null).
   returned: success

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from dumps import ip_sets
+from dumps import ip_sets, nft_tables
 from hardening_kit import HERE
 from lab import built_lab, matrix_lines, recap
 
@@ -89,22 +89,25 @@ def test_forward_policy_drop_does_not_break_pods_and_teardown_removes_the_rules(
         # without the collection's accept rules the policy cuts the pods off (the test can fail)
         hlab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', '-e', 'podnet_forward_accept=false')
         assert not pod_pings_ok(hlab)
-        # from vxlan (the test before): the set of PODNET-INPUT went, after the chain that used it
+        # from vxlan (the test before): its filter, the nftables table on this kernel, went
         assert ip_sets(hlab['worker2']) == [] and not [line for line in own_rules(hlab['worker2']) if 'INPUT' in line]
+        assert nft_tables(hlab['worker2']) == {}
         hlab.playbook('playbooks/site.yml', '-e', 'mode=host-gw')
         assert own_rules(hlab['worker2']) == [
             ':PODNET-FORWARD - [0:0]', '-A FORWARD -j PODNET-FORWARD',
             '-A PODNET-FORWARD -s 192.168.10.0/24 -j ACCEPT', '-A PODNET-FORWARD -d 192.168.10.0/24 -j ACCEPT']
         assert pod_pings_ok(hlab)
         hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_apply=roles')
-        assert ip_sets(hlab['worker2']) == ['set podnet-peers inet 10.57.4.20/31']
+        # the roles path's own nftables task: the filter as the table ip podnet
+        assert nft_tables(hlab['worker2'])['ip podnet']['sets'] == {'peers': ['10.57.4.21']}
+        assert ip_sets(hlab['worker2']) == []
         verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
         assert sum(line.count('ok vxlan vni 1 udp 8472') for line in matrix_lines(verify)) == 2
         with capsys.disabled():
             print('\nFORWARD policy DROP:\n' + '\n'.join(matrix_lines(verify)))
         hlab.playbook('playbooks/site.yml', '-e', 'podnet_state=absent')
         for name in WORKERS:
-            assert own_rules(hlab[name]) == [] and ip_sets(hlab[name]) == []
+            assert own_rules(hlab[name]) == [] and ip_sets(hlab[name]) == [] and nft_tables(hlab[name]) == {}
             assert ':FORWARD DROP' in hlab[name].run('iptables-save -t filter', check=True).stdout  # policy untouched
     finally:
         for name in WORKERS:
@@ -126,15 +129,32 @@ def forge(lab, kind, outer_source=None):
 
 def test_encapsulation_only_from_peers(hlab, capsys):
     """rogue (on the segment, not in the cluster) sends forged VXLAN to worker2's pod: delivered
-    without the filter (so the forgery works), dropped with it, while the peers' traffic passes."""
+    without the filter (so the forgery works), dropped with it, while the peers' traffic passes. The filter as this
+    kernel holds it by default, the nftables table; then as the iptables chain (podnet_encap_filter_backend
+    iptables), which replaces the table."""
     w2 = hlab['worker2']
     hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_encap_filter=false')
-    assert not [line for line in own_rules(w2) if 'INPUT' in line] and ip_sets(w2) == []
+    assert not [line for line in own_rules(w2) if 'INPUT' in line] and ip_sets(w2) == [] and nft_tables(w2) == {}
     before = icmp_in_echos(w2)
     forge(hlab, 'vxlan')
     assert icmp_in_echos(w2) - before == 3, 'the forged packets did not reach the pod without the filter'
 
     hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan')
+    tables = nft_tables(w2)
+    assert list(tables) == ['ip podnet'] and tables['ip podnet']['sets'] == {'peers': ['10.57.4.21']}, tables
+    assert tables['ip podnet']['chains']['input']['hook'] == 'input' and \
+        len(tables['ip podnet']['chains']['input']['rules']) == 1, tables
+    listing = w2.run('nft list chain ip podnet input', check=True).stdout
+    assert 'udp dport 8472 ip saddr != @peers drop' in listing, listing
+    assert not [line for line in own_rules(w2) if 'INPUT' in line] and ip_sets(w2) == []
+    before = icmp_in_echos(w2)
+    forge(hlab, 'vxlan')
+    assert icmp_in_echos(w2) == before, 'forged VXLAN reached the pod through the nftables filter'
+    nft_lines = matrix_lines(hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan'))
+    assert sum(line.count('ok vxlan vni 1 udp 8472') for line in nft_lines) == 2, nft_lines
+
+    hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_encap_filter_backend=iptables')
+    assert nft_tables(w2) == {}
     assert [line for line in own_rules(w2) if 'PODNET-INPUT' in line] == [
         ':PODNET-INPUT - [0:0]', '-A INPUT -j PODNET-INPUT',
         # one rule whatever the number of peers: the set of their node IPs
@@ -158,8 +178,9 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     lines = matrix_lines(verify)
     assert sum(line.count('ok vxlan vni 1 udp 8472') for line in lines) == 2, lines
     with capsys.disabled():
-        print('\nencapsulation filter on; forged VXLAN from rogue dropped:\n%s\n%s'
-              % ('\n'.join(lines), counters.strip()))
+        print('\nencapsulation filter on (nftables); forged VXLAN from rogue dropped:\n%s\n%s\n'
+              'encapsulation filter on (iptables); forged VXLAN from rogue dropped:\n%s\n%s'
+              % ('\n'.join(nft_lines), listing.strip(), '\n'.join(lines), counters.strip()))
 
 
 def test_crosssubnet_on_the_routed_lab(capsys):

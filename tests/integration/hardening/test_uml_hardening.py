@@ -52,12 +52,21 @@ SCRIPT = textwrap.dedent('''\
       > /run/fb.log 2>&1 || {{ tail -60 /run/fb.log; exit 1; }}
     grep -o 'sysctl: update [^"]*' /run/fb.log | sed 's/^/report /'
     grep -o '[[]WARNING[]]: worker[23]: podnet_encap_filter: this kernel has no' /run/fb.log | sort -u | sed 's/^/fallback /'
+    grep -o 'no nftables table either: [^;]*' /run/fb.log | sort -u | sed 's/^/fallback /'
     n worker2 iptables-legacy-save -t filter | grep -- '-A PODNET-INPUT' | sed 's/^/fallback rule /'
     # then with them: the set replaces the rules
     echo /run/modprobe > /proc/sys/kernel/modprobe
     for m in ip_set ip_set_hash_net xt_set; do modprobe -d /run/mr $m; done
     pl -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy
     grep -o 'ipset: add set [^"]*' /run/pl.log | sed 's/^/switch /'
+    # the nftables filter insisted on: refused on every host, before any change (this kernel has no nf_tables for IPv4)
+    for h in worker2 worker3; do n $h iptables-legacy-save | grep -- '^-A' > /run/before-$h.txt; done
+    ansible-playbook -i $INV playbooks/site.yml -e podnet_lab_name=uh -e mode=ipip -e podnet_iptables=iptables-legacy \
+      -e podnet_encap_filter_backend=nftables > /run/nft.log 2>&1 && echo 'nft refused no' || echo 'nft refused yes'
+    grep -o "worker[23]: podnet_encap_filter_backend 'nftables' cannot filter the encapsulation here: [^;]*" /run/nft.log \
+      | sort -u | sed 's/^/nft /'
+    for h in worker2 worker3; do
+      n $h iptables-legacy-save | grep -- '^-A' | cmp -s - /run/before-$h.txt && echo "nft unchanged $h"; done
     wire worker3 192.168.11.10 ipip
     echo "mtu ipip=$(n worker2 cat /sys/class/net/podnet.ipip/mtu) veth=$(n worker2 cat /sys/class/net/veth-ns1/mtu)"
     n worker2 ip netns exec ns1 ping -M do -s 1452 -c1 -W2 192.168.11.10 >/dev/null && echo "df 1452 crosses"
@@ -142,6 +151,16 @@ def test_ipip_hardening_under_uml(uml, capsys):
     # without ip set support: the former chain, one rule per prefix, and a warning naming each host
     assert 'fallback [WARNING]: worker2: podnet_encap_filter: this kernel has no' in out, out[-5000:]
     assert 'fallback [WARNING]: worker3: podnet_encap_filter: this kernel has no' in out, out[-5000:]
+    # auto looked for the nftables table first, and says why it could not use one either
+    assert ('fallback no nftables table either: the kernel refuses an nftables filter table of family ip '
+            '(Could not process rule: Operation not supported)') in out, out[-5000:]
+    # podnet_encap_filter_backend nftables: refused on both hosts, naming the host, the variable and why; nothing changed
+    assert 'nft refused yes' in out, out[-5000:]
+    for host in ('worker2', 'worker3'):
+        assert ("nft %s: podnet_encap_filter_backend 'nftables' cannot filter the encapsulation here: the kernel "
+                "refuses an nftables filter table of family ip (Could not process rule: Operation not supported)"
+                % host) in out, out[-5000:]
+        assert 'nft unchanged %s' % host in out, out[-5000:]
     assert [line for line in out.splitlines() if line.startswith('fallback rule ')] == [
         'fallback rule -A PODNET-INPUT -s 10.57.4.20/31 -p ipencap -j RETURN',
         'fallback rule -A PODNET-INPUT -p ipencap -j DROP'], out[-5000:]

@@ -65,3 +65,17 @@ def test_reverse_path_filtering_as_the_namespace_has_it(host):
 def test_a_wrong_ipv6_node_address_is_named(host, args, expected):
     got = node_facts(host, node_ip='10.57.4.20', **args)
     assert got.get('failed') and got['msg'].startswith(expected), got
+
+
+def test_nftables_support_is_the_kernels_answer_and_creates_nothing(host):
+    """nftables: the kernel checks a filter table of each family (nft --check) and discards it; the namespace has no
+    table afterwards (`nft list tables` run in it). Where the table can be held, the ip set is not probed. An empty
+    list only looks for nft. A family the filter does not have is named."""
+    got = node_facts(host, node_ip='10.57.4.20', nftables=['ip', 'ip6'], ipset=True)
+    assert not got.get('failed'), got
+    assert got['nftables'] == {'found': True, 'missing': ''} and 'ipset_missing' not in got, got
+    assert sh('ip', 'netns', 'exec', host, 'nft', 'list', 'tables').strip() == ''
+    assert node_facts(host, node_ip='10.57.4.20', nftables=[])['nftables'] == {'found': True, 'missing': ''}
+    assert 'nftables' not in node_facts(host, node_ip='10.57.4.20')
+    bad = node_facts(host, node_ip='10.57.4.20', nftables=['inet'])
+    assert bad.get('failed') and "nftables[0]: 'inet' is not an nftables family of the filter (ip, ip6)" in bad['msg'], bad

@@ -104,7 +104,7 @@ def test_facts_request_is_what_host_plan_asks_node_facts():
         assert _plan.facts_request(members, 'worker3', settings, 'eth0') == dict(
             node_ip='10.57.4.21', peers=['10.57.4.20'], dev='eth0', record='/var/lib/podnet/applied.json',
             names=dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker2: podnet_node_ip']),
-            **({'ipset': True} if mode == 'crosssubnet' else {}))
+            **({'ipset': True, 'nftables': ['ip']} if mode == 'crosssubnet' else {'nftables': []}))
     for settings in ({'mode': 'vxlan'}, {'mode': 'ipip'}, {'mode': 'host-gw', 'state': 'absent'}):
         request = _plan.facts_request(members, 'worker3', _plan.normalise_settings('worker3', settings), 'eth0')
         assert request['peers'] == [] and request['names']['peers'] == [], (settings, request)
@@ -114,3 +114,10 @@ def test_facts_request_is_what_host_plan_asks_node_facts():
                              ({'mode': 'vxlan', 'state': 'absent'}, False)):
         request = _plan.facts_request(members, 'worker3', _plan.normalise_settings('worker3', settings), 'eth0')
         assert request.get('ipset', False) is probed, (settings, request)
+        # and so is the nftables table's; nft itself is looked for everywhere (its tables may have to go)
+        assert request['nftables'] == (['ip'] if probed else []), (settings, request)
+    # podnet_encap_filter_backend: only the table, or only the set
+    for backend, ipset, nftables in (('nftables', False, ['ip']), ('iptables', True, [])):
+        settings = _plan.normalise_settings('worker3', {'mode': 'vxlan', 'encap_filter_backend': backend})
+        request = _plan.facts_request(members, 'worker3', settings, 'eth0')
+        assert (request.get('ipset', False), request['nftables']) == (ipset, nftables), (backend, request)

@@ -40,7 +40,8 @@ def test_one_node_facts_execution_then_the_plan(cluster):
     mod, calls, task_vars = make(dict(cluster=cluster, settings=dict(mode='host-gw')))
     result = mod.run(task_vars=task_vars)
     names = dict(node_ip='podnet_node_ip', dev='podnet_underlay_dev', peers=['worker3: podnet_node_ip'])
-    wanted = dict(node_ip='10.57.4.20', peers=['10.57.4.21'], names=names, record='/var/lib/podnet/applied.json')
+    wanted = dict(node_ip='10.57.4.20', peers=['10.57.4.21'], names=names, record='/var/lib/podnet/applied.json',
+                  nftables=[])
     assert calls == [('openkube.podnet.node_facts', wanted)]
     assert not result.get('failed') and result['changed'] is False
     # the plan under its own key: nothing of the task result (changed, failed, warnings) inside it

@@ -183,3 +183,20 @@ def test_dual_stack_steps_give_both_families():
     pod_routes = [a for m, a in calls if m == 'route' and a.get('netns') == 'ns1'][0]['routes']
     assert pod_routes == [{'dst': 'default', 'via': '192.168.10.1', 'dev': 'eth0', 'onlink': True},
                           {'dst': '::/0', 'via': 'fd00:10:244:10::1', 'dev': 'eth0', 'onlink': True}]
+
+
+def test_nftables_filter_before_the_chain_goes_and_its_removal_after_the_chain_comes():
+    """A switch between the nftables table and PODNET-INPUT never leaves the encapsulation unfiltered: the table is
+    written before the firewall step (which then drops PODNET-INPUT), and removed after it (which then adds it)."""
+    nft = dict(FACTS, nftables=dict(found=True, missing=''))
+    steps = modules(_converge.steps(_plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan'}, nft)))
+    assert steps.index('nftables') < steps.index('firewall') and steps.count('nftables') == 1
+    back = _plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'encap_filter_backend': 'iptables'}, nft)
+    steps = _converge.steps(back)
+    names = modules(steps)
+    assert names.index('firewall') < names.index('nftables') and names.count('nftables') == 1
+    assert steps[names.index('nftables')][1] == {'tables': [], 'purge': True}
+    # state absent removes the tables with the chains; without nft on the host (None) no step runs nft
+    assert 'nftables' in modules(_converge.steps(_plan.host_plan(MEMBERS, 'worker2', {'mode': 'vxlan', 'state': 'absent'}, nft)))
+    assert 'nftables' not in modules(_converge.steps(plan_for('vxlan')))
+    assert 'nftables' not in modules(_converge.steps(plan_for('vxlan', state='absent')))

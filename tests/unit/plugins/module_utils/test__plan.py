@@ -659,3 +659,60 @@ def test_state_absent_plans_without_reading_which_peers_are_on_link(mode):
     members, facts = (ROUTED, ROUTED_FACTS) if mode == 'crosssubnet' else (REF, FACTS)
     p = plan(mode, members=members, facts=dict(facts, onlink={}), state='absent')
     assert p['state'] == 'absent' and p['routes'] == [] and p['ipsets'] == []
+
+
+NFT = dict(found=True, missing='')
+
+
+@pytest.mark.parametrize('mode, rule', [('vxlan', dict(protocol='udp', dport=8472)), ('ipip', dict(protocol='ipip'))])
+def test_encap_filter_as_an_nftables_table_where_the_host_holds_one(mode, rule):
+    """node_facts found nft and the kernel took the table (nftables missing ''): the filter is the table ip podnet,
+    a set of the peers' node addresses and one rule on the input hook; no PODNET-INPUT, no ip set (both removed)."""
+    p = plan(mode, host='w0', members=SCATTERED, facts=dict(FACTS, nftables=NFT))
+    peers = sorted(hv['podnet_node_ip'] for name, hv in SCATTERED[1:])
+    assert p['nftables'] == [dict(name='podnet', family='ip', sets=[dict(name='peers', elements=peers)],
+                                  chains=[dict(name='input', hook='input', rules=[dict(rule, saddr_not_in='peers')])])]
+    assert [c['name'] for c in p['firewall']['chains']] == ['PODNET-FORWARD', 'PODNET-POSTROUTING']
+    assert p['ipsets'] == [] and p['absent_ipsets'] == ['podnet-peers', 'podnet-peers6']
+    assert 'warnings' not in p
+
+
+def test_nftables_table_per_underlay_family():
+    p = plan('vxlan', members=DUAL6, facts=dict(FACTS6, nftables=NFT), vxlan_underlay='ipv6')
+    assert [(t['family'], t['sets'][0]['elements']) for t in p['nftables']] == [
+        ('ip', ['10.57.4.21']), ('ip6', ['fd57:4::21'])]
+    assert [c['name'] for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN] == []
+
+
+@pytest.mark.parametrize('facts, backend, filter_by', [
+    (dict(nftables=NFT, ipset_missing=''), 'iptables', 'set'),  # the chain, whatever nft can do
+    (dict(nftables=dict(found=True, missing='the kernel refuses'), ipset_missing=''), 'auto', 'set'),
+    (dict(nftables=dict(found=False, missing='nft was not found'), ipset_missing=''), 'auto', 'set'),
+    (dict(nftables=dict(found=False, missing='nft was not found'), ipset_missing='no xt_set'), 'auto', 'rules'),
+    (dict(ipset_missing=''), 'auto', 'set'),  # facts of a node_facts that did not probe nftables
+])
+def test_encap_filter_falls_back_to_the_iptables_chain(facts, backend, filter_by):
+    p = plan('vxlan', facts=dict(FACTS, **facts), encap_filter_backend=backend)
+    rules = [c['rules'] for c in p['firewall']['chains'] if c['name'] == _plan.INPUT_CHAIN][0]
+    assert ('-m set' in rules[0]) is (filter_by == 'set'), rules
+    # nft's own tables go where nft is (the converge purges them), nothing is run where it is not
+    assert p['nftables'] == ([] if facts.get('nftables', {}).get('found') else None)
+
+
+def test_backend_nftables_fails_on_a_host_that_cannot_hold_the_table():
+    why = 'the kernel refuses an nftables filter table of family ip (Operation not supported)'
+    with pytest.raises(_plan.PlanError) as err:
+        plan('vxlan', facts=dict(FACTS, nftables=dict(found=True, missing=why)), encap_filter_backend='nftables')
+    assert str(err.value) == ("worker2: podnet_encap_filter_backend 'nftables' cannot filter the encapsulation here: "
+                              "%s; use auto or iptables (the chain PODNET-INPUT)" % why)
+    with pytest.raises(_plan.PlanError, match="podnet_encap_filter_backend 'nft' is not a way"):
+        plan('vxlan', facts=FACTS, encap_filter_backend='nft')
+    # nothing to filter: no table needed, no error
+    assert plan('host-gw', facts=dict(FACTS, nftables=dict(found=False, missing='x')),
+                encap_filter_backend='nftables')['nftables'] is None
+
+
+def test_no_filter_removes_the_collections_tables_where_nft_is():
+    for p in (plan('host-gw', facts=dict(FACTS, nftables=NFT)), plan('vxlan', facts=dict(FACTS, nftables=NFT), encap_filter=False),
+              plan('vxlan', facts=dict(FACTS, nftables=NFT), state='absent')):
+        assert p['nftables'] == [], p['nftables']
