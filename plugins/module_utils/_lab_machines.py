@@ -12,13 +12,13 @@ bastion namespace (``<lab>-bastion``) on the same bridge is where SSH connection
 
 * **Image**: ``debootstrap --variant=minbase`` of bookworm with systemd, sshd, sudo, python3, iproute2
   and iptables, built once into ``/var/cache/podnet/machines/<key>`` (outside any checkout). It holds a
-  local package repository (``file:/opt/podnet-repo``, Debian's ``.deb`` of ``python3-pyroute2`` and
+  local package repository (``file:/opt/podnet-repo``, Debian's ``.deb`` of ``python3-pyroute2``, ``nftables`` and
   ``python3-venv``, and the pyroute2 wheel in ``wheels/``) as its only apt source: the machines are
   offline, and a package or pip install runs for real from it.
 * **Machines**: each gets a copy of the image under ``/var/lib/podnet/machines/<lab>/<host>/root`` (its
   own /etc), its hostname, its networkd file, fresh SSH host keys and machine id, the lab's user
   ``podnet`` (key-only SSH, passwordless sudo); ``pyroute2: true`` installs Debian's ``python3-pyroute2``
-  into it from the local repository.
+  into it from the local repository, ``nftables: true`` Debian's ``nftables`` (the ``nft`` program).
 * **Reboot** (``reboot``): ``systemctl reboot`` inside; systemd-nspawn exits with 133; the machine's
   network namespace is replaced by a fresh one (as a kernel's would be after a reboot) and the machine
   boots again from its disk, which stays.
@@ -61,9 +61,11 @@ BASE_PACKAGES = ('systemd', 'systemd-sysv', 'dbus', 'python3', 'iproute2', 'open
 PYROUTE2_PACKAGES = ('python3-pyroute2', 'python3-apt')  # python3-apt: Ansible's apt module installs it first
 # The local repository: what a machine may install. python3-venv: the role's opt-in fallback (podnet_pyroute2_venv)
 # makes a virtual environment and installs pyroute2 into it from WHEELS (in /opt/podnet-repo/wheels).
-REPO_PACKAGES = PYROUTE2_PACKAGES + ('python3-venv',)
+#: nftables: the nft program a standard Debian install has (priority important), which minbase leaves out
+NFTABLES_PACKAGES = ('nftables',)
+REPO_PACKAGES = PYROUTE2_PACKAGES + NFTABLES_PACKAGES + ('python3-venv',)
 WHEELS = ('pyroute2==0.9.7',)
-IMAGE_FORMAT = 3  # bump when the image's recipe changes
+IMAGE_FORMAT = 4  # bump when the image's recipe changes
 USER = 'podnet'
 BOOT_TIMEOUT = 120
 REBOOT_EXIT = 133  # systemd-nspawn's exit status after `systemctl reboot` inside
@@ -268,9 +270,10 @@ class Machines(object):
         os.makedirs(ssh_dir, mode=0o700)
         shutil.copy(self.key + '.pub', os.path.join(ssh_dir, 'authorized_keys'))
         _run(['chroot', root, 'chown', '-R', '%s:%s' % (USER, USER), '/home/%s/.ssh' % USER])
-        if host['pyroute2']:
-            _run(['chroot', root, 'apt-get', 'install', '-y', '-qq', '--no-install-recommends'] + list(PYROUTE2_PACKAGES),
-                 'install %s into %s' % (', '.join(PYROUTE2_PACKAGES), host['name']), env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
+        packages = (PYROUTE2_PACKAGES if host['pyroute2'] else ()) + (NFTABLES_PACKAGES if host.get('nftables') else ())
+        if packages:
+            _run(['chroot', root, 'apt-get', 'install', '-y', '-qq', '--no-install-recommends'] + list(packages),
+                 'install %s into %s' % (', '.join(packages), host['name']), env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
         with open(os.path.join(etc, 'podnet-machine'), 'w') as f:
             f.write('%s of lab %s\n' % (host['name'], self.name))
         self.actions.append('make the disk of %s (%s)' % (host['name'], root))
@@ -489,7 +492,7 @@ def machines_from_params(params):
         if not host or len(host) > 12 or not host.replace('-', '').isalnum():
             raise v.ValidationError('hosts: name %r: 1-12 letters, digits or - (it names a veth)' % host)
         ip = _address_in(host, 'node_ip', entry['node_ip'], cidr, 'cidr')
-        machine = dict(name=host, node_ip=str(ip), pyroute2=bool(entry.get('pyroute2')))
+        machine = dict(name=host, node_ip=str(ip), pyroute2=bool(entry.get('pyroute2')), nftables=bool(entry.get('nftables')))
         if entry.get('node_ip6'):
             if cidr6 is None:
                 raise v.ValidationError('hosts[%s].node_ip6 %s needs cidr6, the segment\'s IPv6 prefix' % (host, entry['node_ip6']))

@@ -17,7 +17,7 @@ description:
     address itself at boot (systemd-networkd), as a real host does. A bastion namespace C(NAME-bastion) on the
     same bridge is where SSH connections start (C(ProxyCommand ip netns exec NAME-bastion nc %h %p)).
   - The image (debootstrap of bookworm, minbase, with a local package repository holding Debian's
-    C(python3-pyroute2) as its only apt source) is built once into C(/var/cache/podnet/machines). Each machine
+    C(python3-pyroute2) and C(nftables) as its only apt source) is built once into C(/var/cache/podnet/machines). Each machine
     gets a copy under C(/var/lib/podnet/machines/NAME/HOST), the user C(podnet) with the lab's key
     (C(/var/lib/podnet/machines/NAME/id_ed25519)) and passwordless sudo.
   - O(reboot) reboots machines for real (C(systemctl reboot) inside); each comes back in a fresh network
@@ -49,6 +49,11 @@ options:
         type: str
       pyroute2:
         description: Install Debian's C(python3-pyroute2) into the machine's image copy.
+        type: bool
+        default: false
+      nftables:
+        description: Install Debian's C(nftables) (the C(nft) program, which a standard Debian install has) into the
+          machine's image copy.
         type: bool
         default: false
   cidr:
@@ -135,6 +140,7 @@ def main():
                 node_ip=dict(type='str', required=True),
                 node_ip6=dict(type='str'),
                 pyroute2=dict(type='bool', default=False),
+                nftables=dict(type='bool', default=False),
             )),
             cidr=dict(type='str', default='10.57.4.0/24'),
             cidr6=dict(type='str'),

@@ -25,7 +25,8 @@ def changed(proc):
 
 def test_machines_are_hosts_of_their_own(machines):
     """systemd is PID 1 and the system is running; sshd let the lab's user in, sudo makes it root; the
-    machine configured its own eth0 (systemd-networkd); worker2 has Debian's pyroute2 0.7.2, worker3 none."""
+    machine configured its own eth0 (systemd-networkd); worker2 has Debian's pyroute2 0.7.2 and nftables, worker3
+    neither."""
     for name, machine in machines.machines.items():
         out = machine.run('cat /proc/1/comm; systemctl is-system-running --wait; id -un; sudo -n id -u; hostname; '
                           # networkd can still be configuring eth0 once the system is running: wait for it (60 s)
@@ -37,10 +38,13 @@ def test_machines_are_hosts_of_their_own(machines):
         assert addrs == [machine.node_ip]
         probe = machine.run('/usr/bin/python3 -c "import pyroute2" 2>&1; dpkg-query -W -f="\\${Version}" python3-pyroute2',
                             check=False)
+        nft = machine.run('ls /usr/sbin/nft 2>/dev/null; true').strip()
         if name == 'worker2':
             assert probe.strip() == '0.7.2-2', probe
+            assert nft == '/usr/sbin/nft', nft
         else:
             assert 'No module named' in probe, probe
+            assert nft == '', nft
     w2, w3 = machines.machines['worker2'], machines.machines['worker3']
     assert w2.run('cat /etc/machine-id') != w3.run('cat /etc/machine-id')  # each its own disk and /etc
 
@@ -48,7 +52,9 @@ def test_machines_are_hosts_of_their_own(machines):
 def test_every_mode_over_ssh(machines, capsys):
     """site.yml over SSH and sudo: the first run installs Debian's python3-pyroute2 on worker3 from the
     machines' local repository (they are offline), then each mode converges, verify.yml sees every pair
-    'ok' with the mode's encapsulation, a second run changes nothing, and a mode switch leaves no residue."""
+    'ok' with the mode's encapsulation, a second run changes nothing, and a mode switch leaves no residue. The
+    encapsulation filter is what each host can hold: worker2 (nftables installed) the table ip podnet, worker3
+    (none) the iptables chain PODNET-INPUT with its ip set; host-gw has neither."""
     w3 = machines.machines['worker3']
     lines = []
     for mode in ('vxlan', 'host-gw', 'vxlan'):
@@ -68,6 +74,17 @@ def test_every_mode_over_ssh(machines, capsys):
             peer_range = '192.168.11.0/24' if machine.name == 'worker2' else '192.168.10.0/24'
             peer_dev = {'vxlan': 'podnet.vxlan', 'host-gw': 'eth0'}[mode]
             assert [r['dev'] for r in routes if r['dst'] == peer_range] == [peer_dev], routes
+            rules = machine.run('sudo iptables-save -t filter')
+            if machine.name == 'worker2':
+                tables = machine.run('sudo nft list tables')
+                assert ('table ip podnet' in tables) == (mode == 'vxlan'), tables
+                if mode == 'vxlan':
+                    chain = machine.run('sudo nft list table ip podnet')
+                    assert 'udp dport 8472 ip saddr != @peers drop' in chain and '10.57.4.21' in chain, chain
+                assert 'PODNET-INPUT' not in rules, rules
+            else:
+                want = '-A PODNET-INPUT -p udp -m udp --dport 8472 -m set --match-set podnet-peers src -j RETURN'
+                assert (want in rules) == (mode == 'vxlan'), rules
     assert w3.run('dpkg-query -W -f="\\${Version}" python3-pyroute2') == '0.7.2-2'
     with capsys.disabled():
         print('\n' + '\n'.join(lines))

@@ -9,7 +9,7 @@ The converge installs podnet-apply.service (the recorded plan applied at boot) a
    worker3's within 60 s; the time from the boot's first journal line to the unit's summary line is
    printed; a rerun of site.yml then changes nothing;
 3. a route and an FDB entry deleted by hand come back within one interval (plus the run's own time),
-   and the journal names both repairs;
+   and the journal names both repairs; so does worker2's nftables table of the encapsulation filter;
 4. a record that is not ours: the unit refuses it with one journal line and changes nothing;
 5. a switch to host-gw, then a reboot: host-gw comes back, not vxlan;
 6. podnet_repair=false removes the units and keeps the network; podnet_state=absent, then a reboot: nothing
@@ -94,15 +94,21 @@ def test_the_host_repairs_itself(machines, capsys):
     # 3. drift: a route and an FDB entry deleted by hand come back within one interval
     w2_mac = w2.ipj('link', 'show', 'podnet.vxlan')[0]['address']
     w3.run('sudo ip route del 192.168.10.0/24 proto 57 && sudo /sbin/bridge fdb del %s dev podnet.vxlan dst 10.57.4.20' % w2_mac)
+    # and on worker2 (nftables installed), the encapsulation filter's table deleted by hand
+    w2.run('sudo nft delete table ip podnet')
     start = time.monotonic()
     while time.monotonic() - start < 3 * INTERVAL + 10:
         routes = [r['dst'] for r in w3.ipj('route', 'show', 'proto', '57')]
         fdb = [f['mac'] for f in json.loads(w3.run('/sbin/bridge -j fdb show dev podnet.vxlan') or '[]') if f.get('dst')]
-        if '192.168.10.0/24' in routes and w2_mac in fdb:
+        table = 'table ip podnet' in w2.run('sudo nft list tables')
+        if '192.168.10.0/24' in routes and w2_mac in fdb and table:
             break
         time.sleep(0.5)
     repaired = time.monotonic() - start
     assert '192.168.10.0/24' in routes and w2_mac in fdb, (routes, fdb, journal(w3)[-2000:])
+    assert table, journal(w2)[-2000:]
+    assert 'udp dport 8472 ip saddr != @peers drop' in w2.run('sudo nft list table ip podnet')
+    assert 'nftables: add table ip podnet' in journal(w2), journal(w2)[-2000:]
     report.append('drift: a route and an FDB entry deleted by hand were back after %.1f s (interval %d s)'
                   % (repaired, INTERVAL))
     tail = journal(w3)
