@@ -27,7 +27,7 @@ entry:
 * ``collection, native nftables filter`` and ``... at ingress``: the collection with no chain plus the filter made by
   hand as a native nftables table (a hash set of the node IPs and one rule, ``udp dport 8472 ip saddr != @peers
   drop``) on the input hook, or in the netdev family on the underlay device's ingress hook: what a native table would
-  cost, measured before building it;
+  cost, measured before building it; ``..., constant set``: the input-hook table with its set declared constant;
 * ``collection (set), VXLAN untracked``: the collection as it is, plus raw-table rules that exempt VXLAN (UDP 8472)
   from connection tracking (``-j CT --notrack``), which masquerading otherwise applies to every encapsulated packet;
 * ``hand``: the same vxlan configuration built by hand with iproute2 (every peer's route, neighbour and FDB entry),
@@ -63,7 +63,8 @@ REAL = [('worker2', '10.57.4.20', '192.168.10.0/24'), ('worker3', '10.57.4.22', 
 KINDS = ('collection (nftables)', 'collection (nftables), no other chains',
          'collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
          'collection, no chain', 'collection, native nftables filter', 'collection, nftables filter at ingress',
-         'collection, no chain, rp_filter off', 'collection (set), VXLAN untracked', 'hand')
+         'collection, no chain, rp_filter off', 'collection (set), VXLAN untracked',
+         'collection, native nftables filter, constant set', 'hand')
 #: the site.yml variables of each of the collection's configurations (the filter as the iptables chain: IPT)
 IPT = ['-e', 'podnet_encap_filter_backend=iptables']
 ALONE = ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false']
@@ -74,13 +75,15 @@ EXTRA = {'collection (nftables)': [], 'collection (nftables), no other chains': 
                                   '-e', 'podnet_masquerade=false']}
 EXTRA['collection, native nftables filter'] = EXTRA['collection, no chain']
 EXTRA['collection, nftables filter at ingress'] = EXTRA['collection, no chain']
+EXTRA['collection, native nftables filter, constant set'] = EXTRA['collection, no chain']
 EXTRA['collection, no chain, rp_filter off'] = EXTRA['collection, no chain']
 EXTRA['collection (set), VXLAN untracked'] = IPT
 #: --kinds: a short name for each configuration besides hand
 SHORT = {'table': 'collection (nftables)', 'tablealone': 'collection (nftables), no other chains',
          'set': 'collection (set)', 'rules': 'collection (rules)', 'nofilter': 'collection, no filter',
          'alone': 'collection (set), no other chains', 'nochain': 'collection, no chain',
-         'nft': 'collection, native nftables filter', 'nftin': 'collection, nftables filter at ingress',
+         'nft': 'collection, native nftables filter', 'nftconst': 'collection, native nftables filter, constant set',
+         'nftin': 'collection, nftables filter at ingress',
          'rp0': 'collection, no chain, rp_filter off', 'notrack': 'collection (set), VXLAN untracked'}
 VXLAN_MATCH = '-p udp -m udp --dport 8472'
 
@@ -144,19 +147,21 @@ def rules_chain(lab, host, _peers=None):
         + ['-A PODNET-INPUT %s -j DROP' % VXLAN_MATCH, 'COMMIT', '']))
 
 
-def nft_filter(lab, host, peers, ingress=False):
+def nft_filter(lab, host, peers, ingress=False, constant=False):
     """The filter as a native nftables table of its own (no xtables match): a set of every cluster node's IP and one
     rule in a base chain of the input hook, dropping VXLAN from any other source; with ``ingress``, the same in the
-    netdev family on the ingress hook of the underlay device eth0 (before routing)."""
+    netdev family on the ingress hook of the underlay device eth0 (before routing); with ``constant``, the set
+    declared constant (its size known: the kernel may pick its fixed-size hash for 4-byte keys)."""
     members = ', '.join(ip for _name, ip, _cidr in REAL + ghosts(peers))
+    flags = 'flags constant; ' if constant else ''
     if ingress:
         text = ('table netdev podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
                 ' chain ingress { type filter hook ingress device eth0 priority 0; policy accept; '
                 'ip protocol udp udp dport 8472 ip saddr != @peers drop; }\n}\n' % members)
     else:
-        text = ('table ip podnet {\n set peers { type ipv4_addr; elements = { %s } }\n'
+        text = ('table ip podnet {\n set peers { type ipv4_addr; %selements = { %s } }\n'
                 ' chain input { type filter hook input priority filter; policy accept; udp dport 8472 ip saddr != @peers drop; }\n}\n'
-                % members)
+                % (flags, members))
     feed(lab, host, ['nft', '-f', '-'], text)
 
 
@@ -174,6 +179,7 @@ def rp_filter_off(lab, host, _peers=None):
 #: what is done by hand in both hosts after the collection's converge, per configuration
 ON_TOP = {'collection (rules)': rules_chain, 'collection, native nftables filter': nft_filter,
           'collection, nftables filter at ingress': functools.partial(nft_filter, ingress=True),
+          'collection, native nftables filter, constant set': functools.partial(nft_filter, constant=True),
           'collection (set), VXLAN untracked': untracked, 'collection, no chain, rp_filter off': rp_filter_off}
 
 
