@@ -207,24 +207,30 @@ def script(changes: Sequence[Change]) -> str:
 _PROBE_TABLE = 'podnetprobe'
 
 
+def program(nft: str = 'nft') -> str:
+    """The path of the nft program, or PodnetError saying how to get it."""
+    binary = find_program(nft)
+    if binary is None:
+        raise PodnetError('%s was not found on this host (install nftables: the package provides nft)' % nft)
+    return binary
+
+
 def support(families: Sequence[str], netns: Optional[str] = None, nft: str = 'nft') -> Dict[str, Any]:
     """Can this host hold the collection's filter tables of ``families`` (ip, ip6)? ``found``: the nft program is
     there; ``missing``: why it cannot ('' when it can). The check is the kernel's own: one ``nft --check``
     transaction adds a table per family with a set of addresses and a base chain on the input hook whose rule looks
     the source up in it (for ip: UDP and IP-in-IP), which the kernel validates and discards (nothing is created).
     A kernel without nf_tables, or without its IPv4 or IPv6 family (User-Mode Linux's), refuses it."""
-    binary = find_program(nft)
-    if binary is None:
-        return dict(found=False, missing='%s was not found on this host (install nftables: the package provides nft)' % nft)
-    changes = []
-    for family in families:
-        rules = [dict(protocol='udp', dport=v.VXLAN_DEFAULT_PORT, saddr_not_in='peers')]
-        if family == 'ip':
-            rules.append(dict(protocol='ipip', saddr_not_in='peers'))
-        changes.append(Change('add', after=dict(
-            family=family, name=_PROBE_TABLE, sets=dict(peers=[]),
-            chains=dict(input=dict(hook='input', priority=0, policy='accept',
-                                   rules=[rule_text(family, r) for r in rules])))))
+    try:
+        binary = program(nft)
+    except PodnetError as exc:
+        return dict(found=False, missing=str(exc))
+    udp = dict(protocol='udp', dport=v.VXLAN_DEFAULT_PORT, saddr_not_in='peers')
+    ipip = dict(protocol='ipip', saddr_not_in='peers')
+    probes = [dict(name=_PROBE_TABLE, family=family, sets=[dict(name='peers')],
+                   chains=[dict(name='input', hook='input', rules=[udp, ipip] if family == 'ip' else [udp])])
+              for family in families]
+    changes = [Change('add', after=entry) for entry in wanted_from_params(dict(tables=probes))]
     if not changes:
         return dict(found=True, missing='')
     try:
@@ -242,11 +248,7 @@ class NfTables(Resource):
     compared = ('sets', 'chains')
 
     def _run(self, args: Sequence[str], input_text: Optional[str] = None) -> str:
-        binary = find_program(self.params.get('nft') or 'nft')
-        if binary is None:
-            raise PodnetError('%s was not found on this host (install nftables: the package provides nft)'
-                              % (self.params.get('nft') or 'nft'))
-        return run_program([binary] + list(args), self.params.get('netns'), input_text)
+        return run_program([program(self.params.get('nft') or 'nft')] + list(args), self.params.get('netns'), input_text)
 
     def read(self) -> List[Dict[str, Any]]:
         # nothing wanted (purge, absent) on a host without nft or nf_tables: nothing of the collection's to remove

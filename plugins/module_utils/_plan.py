@@ -673,7 +673,7 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
     plan['absent_ipsets'] = sorted(set(PEER_SETS.values()) - set(s['name'] for s in plan['ipsets']))
     if settings['state'] == 'absent':
         plan.update(routes=[], neighbors=[], fdb=[], sysctl={}, device_sysctl={}, ipsets=[],
-                    absent_ipsets=sorted(PEER_SETS.values()), nftables=[] if plan['nftables'] is not None else None,
+                    absent_ipsets=sorted(PEER_SETS.values()),
                     firewall=dict(chains=[], purge=True, iptables=settings['iptables']),
                     absent_devices=devices_not_wanted((encap, encap6), settings, everything=True))
         plan.update((name, None) for name in ENCAPS if ENCAPS[name].device)
