@@ -36,19 +36,19 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.openkube.podnet.plugins.module_utils._codecache import LIB, PACKAGE, code_dir
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError
 from ansible_collections.openkube.podnet.plugins.module_utils._resource import COMMON_ARGSPEC, Resource
 from ansible_collections.openkube.podnet.plugins.module_utils import _record, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
-PACKAGE = 'ansible_collections.openkube.podnet.plugins.module_utils'
 #: the module_utils the runner needs: _converge and everything it imports (a unit test checks the closure)
-CODE = ('_address', '_bridge', '_cni', '_converge', '_device', '_encap', '_fdb', '_firewall', '_ipip', '_ipset', '_neighbor',
-        '_netlink', '_netns', '_nftables', '_record', '_repair', '_resource', '_route', '_sysctl', '_validate', '_veth', '_vxlan')
+CODE = ('_address', '_bridge', '_cni', '_codecache', '_converge', '_device', '_encap', '_fdb', '_firewall', '_ipip', '_ipset',
+        '_neighbor', '_netlink', '_netns', '_nftables', '_record', '_repair', '_resource', '_route', '_sysctl', '_validate', '_veth',
+        '_vxlan')
 SERVICE = 'podnet-apply.service'
 TIMER = 'podnet-repair.timer'
 RUNNER = 'podnet-apply'
-LIB = 'lib'  # in podnet_state_dir
 SYSTEMD_RUNNING = '/run/systemd/system'  # sd_booted(): systemd is PID 1
 ACTIVATION = 'systemd'  # the key of the entry "service and timer enabled, timer active"
 #: the parts of the plan the runner applies: not the record (Ansible's) nor these units
@@ -160,10 +160,6 @@ def _code_digest(sources: Dict[str, Optional[str]]) -> str:
     for name in CODE:
         digest.update(('%s\0%s\0' % (name, sources.get(name) if sources.get(name) is not None else '<missing>')).encode())
     return digest.hexdigest()
-
-
-def code_dir(lib: str) -> str:
-    return posixpath.join(lib, *PACKAGE.split('.'))
 
 
 def wanted_from_params(params: Dict[str, Any]) -> List[Dict[str, Any]]:

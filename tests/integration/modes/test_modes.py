@@ -98,6 +98,17 @@ def test_verify_reads_what_is_deployed(lab):
     assert w2.run('stat -c %a /var/lib/podnet /var/lib/podnet/applied.json', check=True).stdout.split() == ['700', '600']
     # each lab host keeps its own: worker3's record is its plan, not worker2's
     assert json.loads(lab['worker3'].run('cat /var/lib/podnet/applied.json', check=True).stdout)['plan']['host'] == 'worker3'
+    # the next runs take the collection's compiled code from each host's cache, beside the repair runner's copy of the
+    # code (_codecache.py), instead of compiling the sources in Ansible's zip again; check mode reads it, writes nothing
+    code = '/var/lib/podnet/lib/ansible_collections/openkube/podnet/plugins/module_utils'
+    for args in (('-v',), ('--check', '-v')):
+        out = lab.playbook('playbooks/site.yml', '-e', 'mode=host-gw', *args).stdout
+        caches = [json.loads(m) for m in re.findall(r'"code_cache": (\{[^{}]*\})', out)]
+        assert [c['folder'] for c in caches] == [code + '/__pycache__'] * 2, caches
+        assert all(c['loaded'] + c['compiled'] >= 25 and c['written'] == c['compiled'] for c in caches), caches
+    assert [(c['compiled'], c['written']) for c in caches] == [(0, 0)] * 2, caches
+    pycs = w2.run('stat -c "%%a %%n" %s/__pycache__ %s/__pycache__/_converge.*.pyc' % (code, code), check=True).stdout.split()
+    assert pycs[0::2] == ['700', '600'], pycs
 
     lines = matrix_lines(lab.playbook('playbooks/verify.yml'))  # no -e mode: the inventory says vxlan
     assert lines[0].startswith('mode host-gw') and sum(line.count('ok plain IP') for line in lines) == 2, lines
