@@ -43,15 +43,20 @@ def _node(nodes, index, name):
     return _plan.normalise_node(name, _plan.members_from_nodes([nodes[index[name]]])[0][1])
 
 
-def host_check(settings, host, cluster):
+def host_check(settings, host, cluster, role=None):
     """``host``'s settings (the role's _podnet_settings), checked against its node in ``cluster`` (the output of
     cluster_check, either form) without reading the host; returns them normalised. Fails naming host, variable and
     value: the one-execution path runs it for every host before any host is changed. With cluster_check's index
     (prefixes=true) it reads the host's own node and the nodes without an IPv6 node address only: O(1) in the
-    cluster's size, where the list form costs O(N) per host."""
+    cluster's size, where the list form costs O(N) per host. ``role``: the role's other variables (_podnet_role),
+    checked too (site.yml runs the role without Ansible's own check of its argument specification)."""
     nodes = cluster.get('nodes') if isinstance(cluster, Mapping) else cluster
     index = cluster.get('index') if isinstance(cluster, Mapping) else None
     try:
+        if role is not None:
+            if not isinstance(role, Mapping):
+                raise AnsibleFilterError('host_check: role must be a dict of the role variables (_podnet_role): %r' % (role,))
+            _plan.check_role_args(host, dict(role))
         if isinstance(nodes, Sequence) and isinstance(index, Mapping):
             if host not in index:
                 raise _plan.PlanError(_plan.not_in_cluster(host))

@@ -108,6 +108,17 @@ DEFAULTS = dict(
 )
 
 
+#: Ansible's booleans (module_utils.parsing.convert_bool), compared in lower case
+BOOLEANS_TRUE = ('y', 'yes', 'on', '1', 'true', 't')
+BOOLEANS_FALSE = ('n', 'no', 'off', '0', 'false', 'f')
+#: the entry role's variables that are not settings of the plan (the path a run takes, the pyroute2 installation
+#: in its rescue): ``bool``, ``str`` or a tuple of choices. host_check checks them with the settings, so that
+#: site.yml can run the role without Ansible's own check of its argument specification (a task per host; a unit
+#: test holds this table to meta/argument_specs.yml)
+ROLE_ARGS = dict(apply=('one_call', 'roles'), two_phase=bool, cluster_group=str, install_pyroute2=bool, pyroute2_package=str,
+                 pyroute2_venv=str, pyroute2_venv_package=str, pyroute2_pip_spec=str, pyroute2_pip_args=str)
+
+
 class PlanError(v.ValidationError):
     """An inventory that cannot be planned; the message names host, variable and value."""
 
@@ -125,6 +136,37 @@ def _check(host: str, var: str, validator: Callable[..., T], value: Any, *args: 
         if text.startswith(var + ': '):
             text = text[len(var) + 2:]
         raise PlanError('%s: %s %s' % (host, var, text))
+
+
+def boolean(host: str, var: str, value: Any) -> bool:
+    """A boolean as Ansible reads one (true/false, yes/no, on/off, 1/0, ...); anything else fails naming host,
+    variable and value (Ansible's ``| bool`` would turn it into false with a deprecation warning)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, (str, int, float)) else None
+    if text in BOOLEANS_TRUE or text in BOOLEANS_FALSE:
+        return text in BOOLEANS_TRUE
+    _host_fail(host, var, value, 'must be a boolean (true or false)')
+
+
+def check_role_args(host: str, role: Dict[str, Any]) -> Dict[str, Any]:
+    """The role variables of :data:`ROLE_ARGS` given in ``role`` (without their prefix podnet_), checked and
+    normalised (booleans as bool)."""
+    out = {}
+    for key, value in role.items():
+        kind = ROLE_ARGS.get(key)
+        var = 'podnet_' + key
+        if kind is None:
+            raise PlanError('%s: %s is not a variable the role checks (choose from %s)' % (host, var, ', '.join(sorted(ROLE_ARGS))))
+        if kind is bool:
+            value = boolean(host, var, value)
+        elif kind is str:
+            if not isinstance(value, str) or (key == 'cluster_group' and not value.strip()):
+                _host_fail(host, var, value, 'must be a string' + (' (the name of an inventory group)' if key == 'cluster_group' else ''))
+        elif value not in kind:
+            _host_fail(host, var, value, 'is not one of %s' % ', '.join(kind))
+        out[key] = value
+    return out
 
 
 def stable_mac(what: str, node_ip: Union[str, v.IPAddress]) -> str:
@@ -184,12 +226,9 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if not isinstance(s['cni_file'], str) or '/' in s['cni_file'] or not s['cni_file'].endswith('.conflist'):
         _host_fail(host, 'podnet_cni_file', s['cni_file'], 'must be a file name ending in .conflist (no folder)')
     for key in ('encap_filter', 'forward_accept', 'masquerade', 'repair', 'cni'):
-        value = s[key]
-        if isinstance(value, str) and value.lower() in ('true', 'false', 'yes', 'no', '1', '0'):
-            value = value.lower() in ('true', 'yes', '1')
-        if not isinstance(value, bool):
-            _host_fail(host, 'podnet_' + key, s[key], 'must be a boolean (true or false)')
-        s[key] = value
+        s[key] = boolean(host, 'podnet_' + key, s[key])
+    if not isinstance(s['iptables'], str) or not s['iptables'] or s['iptables'] != s['iptables'].strip():
+        _host_fail(host, 'podnet_iptables', s['iptables'], 'must be the name or path of an iptables program')
     s['state_dir'] = _check(host, 'podnet_state_dir', v.state_dir, s['state_dir'])
     s['repair_interval'] = _check(host, 'podnet_repair_interval', v.repair_interval, s['repair_interval'])
     s['repair_unit_dir'] = _check(host, 'podnet_repair_unit_dir', v.state_dir, s['repair_unit_dir'])

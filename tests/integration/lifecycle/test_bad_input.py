@@ -62,7 +62,7 @@ def pods(value):
     return ['-e', json.dumps(dict(podnet_pods=value))]
 
 
-#: What runs end to end: what needs Ansible (argument spec types, the cluster check) or the host (facts
+#: What runs end to end: what needs Ansible (the role's variables, the cluster check) or the host (facts
 #: read there, devices in the way), and a few plan refusals that prove a refused run changes nothing on any
 #: host. Every refusal of the plan is a row of tests/unit/plugins/module_utils/test__plan_bad_input.py.
 CASES = [
@@ -93,6 +93,11 @@ CASES = [
          hostvars=dict(worker3=dict(podnet_underlay_dev='eth9')), host_specific='one'),
     case('install-pyroute2-not-a-bool', ('worker2', 'podnet_install_pyroute2', 'maybe'),
          ['-e', 'podnet_install_pyroute2=maybe']),
+    # what Ansible's check of the role's argument specification refused before site.yml ran the role without it
+    # (host_check checks the role's variables beside the settings)
+    # (podnet_two_phase: the unit tests; every run here sets it)
+    case('masquerade-not-a-bool', ('worker2', 'podnet_masquerade', 'sometimes'), ['-e', 'podnet_masquerade=sometimes']),
+    case('apply-unknown', ('worker2', 'podnet_apply', 'both'), ['-e', 'podnet_apply=both']),
     # clashes with what is already on the host (the preflight should see them before any change)
     case('vxlan-dev-name-taken-by-a-veth', ('worker2', 'podnet_vxlan_dev', 'podnet.test0'),
          ['-e', 'podnet_vxlan_dev=podnet.test0'], host_specific='all'),

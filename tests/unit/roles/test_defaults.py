@@ -51,3 +51,27 @@ def test_plan_defaults_are_the_role_defaults():
             assert (value, role_value) == (None, 0)
         else:
             assert role_value == value, (key, role_value, value)
+
+
+#: the entry role's node variables, which cluster_check reads from every host's hostvars, and the underlay device,
+#: which the converge checks on the host (the option dev of openkube.podnet.converge)
+NODE_VARS = ('podnet_node_ip', 'podnet_pod_cidr', 'podnet_pod_cidr6', 'podnet_node_ip6', 'podnet_vxlan_mac', 'podnet_underlay_dev')
+
+
+def test_every_argument_of_the_entry_role_is_checked_without_ansible():
+    """site.yml runs the role with rolespec_validate false: each variable of its argument specification is a setting
+    of the plan (normalise_settings), a node's (cluster_check, the converge) or one of _plan.ROLE_ARGS, with the
+    specification's type and choices; and the role's _podnet_role passes exactly ROLE_ARGS."""
+    options = read('podnet', 'meta', 'argument_specs.yml')['argument_specs']['main']['options']
+    role_args = dict(('podnet_' + k, kind) for k, kind in _plan.ROLE_ARGS.items())
+    settings = set('podnet_' + k for k in _plan.DEFAULTS)
+    assert sorted(set(options) - settings - set(role_args) - set(NODE_VARS)) == []
+    assert sorted(set(role_args) & (settings | set(NODE_VARS))) == []
+    for name, kind in role_args.items():
+        if isinstance(kind, tuple):
+            assert (options[name]['type'], sorted(options[name]['choices'])) == ('str', sorted(kind)), name
+        else:
+            assert options[name]['type'] == kind.__name__, name
+    template = read('podnet', 'vars', 'main.yml')['_podnet_role']
+    assert dict(re.findall(r"'(\w+)': (podnet_\w+)", template)) == dict((k, 'podnet_' + k) for k in _plan.ROLE_ARGS)
+    assert '| bool' not in read('podnet', 'vars', 'main.yml')['_podnet_settings']

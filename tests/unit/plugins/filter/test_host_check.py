@@ -30,3 +30,18 @@ def test_the_indexed_host_check_refuses_as_the_plan_does(settings, hostvars, exp
         assert str(exc) == str(planned_err.value)
     else:
         assert request.node.callspec.id in NEEDS_THE_HOST
+
+
+def test_host_check_refuses_the_role_variables_beside_the_settings():
+    """With role (the entry role's _podnet_role) the filter checks the role's other variables too, and returns the
+    settings only."""
+    hosts, hvs = [m[0] for m in members({})], dict(members({}))
+    cluster = cluster_check(hosts, hvs, prefixes=True)
+    role = dict(apply='one_call', two_phase='no', cluster_group='podnet_nodes', install_pyroute2=True, pyroute2_package='p',
+                pyroute2_venv='', pyroute2_venv_package='v', pyroute2_pip_spec='pyroute2', pyroute2_pip_args='')
+    checked = host_check(dict(mode='vxlan'), 'worker2', cluster, role=role)
+    assert checked == host_check(dict(mode='vxlan'), 'worker2', cluster) and 'apply' not in checked
+    with pytest.raises(AnsibleFilterError, match=r"^worker2: podnet_two_phase 'maybe' must be a boolean"):
+        host_check(dict(mode='vxlan'), 'worker2', cluster, role=dict(role, two_phase='maybe'))
+    with pytest.raises(AnsibleFilterError, match=r"^worker2: podnet_apply 'both' is not one of one_call, roles"):
+        host_check(dict(mode='vxlan'), 'worker2', cluster, role=dict(role, apply='both'))

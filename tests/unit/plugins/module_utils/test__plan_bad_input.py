@@ -133,3 +133,36 @@ def test_the_controller_refuses_what_the_inventory_says_before_reading_the_host(
     with pytest.raises(_plan.PlanError) as checked_err:
         _plan.check_host(members(hostvars), planned, dict(dict(mode='vxlan'), **settings))
     assert str(checked_err.value) == str(planned_err.value)
+
+
+@pytest.mark.parametrize('role,expect', [
+    (dict(apply='both'), ('podnet_apply', 'both')),
+    (dict(two_phase='maybe'), ('podnet_two_phase', 'maybe')),
+    (dict(install_pyroute2='sometimes'), ('podnet_install_pyroute2', 'sometimes')),
+    (dict(install_pyroute2=[True]), ('podnet_install_pyroute2', 'True')),
+    (dict(cluster_group=''), ('podnet_cluster_group', "''")),
+    (dict(cluster_group=['podnet_nodes']), ('podnet_cluster_group', 'podnet_nodes')),
+    (dict(pyroute2_package=7), ('podnet_pyroute2_package', '7')),
+    (dict(pyroute2_pip_args=None), ('podnet_pyroute2_pip_args', 'None')),
+])
+def test_the_role_variables_beside_the_settings_are_refused_naming_host_variable_and_value(role, expect):
+    """_plan.check_role_args: what Ansible's check of the role's argument specification refused before site.yml
+    ran the role without it (host_check's role)."""
+    with pytest.raises(_plan.PlanError) as err:
+        _plan.check_role_args('worker3', role)
+    message = str(err.value)
+    assert message.startswith('worker3: %s ' % expect[0]) and expect[1] in message, message
+
+
+def test_booleans_read_as_ansible_reads_them():
+    on = ['yes', 'on', 'True', 'TRUE', 't', 'y', '1', 1, True]
+    off = ['no', 'off', 'false', 'f', 'n', '0', 0, False]
+    assert [_plan.boolean('w', 'v', x) for x in on] == [True] * len(on)
+    assert [_plan.boolean('w', 'v', x) for x in off] == [False] * len(off)
+    checked = _plan.check_role_args('w', dict(two_phase='yes', install_pyroute2='off', apply='roles', cluster_group='g'))
+    assert checked == dict(two_phase=True, install_pyroute2=False, apply='roles', cluster_group='g')
+    settings = _plan.normalise_settings('w', dict(repair='on', cni='no', masquerade=0))
+    assert (settings['repair'], settings['cni'], settings['masquerade']) == (True, False, False)
+    for bad in ('sometimes', 2, '', None, [True]):
+        with pytest.raises(_plan.PlanError):
+            _plan.boolean('w', 'v', bad)
