@@ -64,7 +64,7 @@ KINDS = ('collection (nftables)', 'collection (nftables), no other chains',
          'collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
          'collection, no chain', 'collection, native nftables filter', 'collection, nftables filter at ingress',
          'collection, no chain, rp_filter off', 'collection (set), VXLAN untracked',
-         'collection, native nftables filter, constant set', 'hand')
+         'collection, native nftables filter, constant set', 'collection, eBPF filter at tc ingress', 'hand')
 #: the site.yml variables of each of the collection's configurations (the filter as the iptables chain: IPT)
 IPT = ['-e', 'podnet_encap_filter_backend=iptables']
 ALONE = ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false']
@@ -76,6 +76,7 @@ EXTRA = {'collection (nftables)': [], 'collection (nftables), no other chains': 
 EXTRA['collection, native nftables filter'] = EXTRA['collection, no chain']
 EXTRA['collection, nftables filter at ingress'] = EXTRA['collection, no chain']
 EXTRA['collection, native nftables filter, constant set'] = EXTRA['collection, no chain']
+EXTRA['collection, eBPF filter at tc ingress'] = EXTRA['collection, no chain']
 EXTRA['collection, no chain, rp_filter off'] = EXTRA['collection, no chain']
 EXTRA['collection (set), VXLAN untracked'] = IPT
 #: --kinds: a short name for each configuration besides hand
@@ -84,7 +85,8 @@ SHORT = {'table': 'collection (nftables)', 'tablealone': 'collection (nftables),
          'alone': 'collection (set), no other chains', 'nochain': 'collection, no chain',
          'nft': 'collection, native nftables filter', 'nftconst': 'collection, native nftables filter, constant set',
          'nftin': 'collection, nftables filter at ingress',
-         'rp0': 'collection, no chain, rp_filter off', 'notrack': 'collection (set), VXLAN untracked'}
+         'rp0': 'collection, no chain, rp_filter off', 'notrack': 'collection (set), VXLAN untracked',
+         'bpf': 'collection, eBPF filter at tc ingress'}
 VXLAN_MATCH = '-p udp -m udp --dport 8472'
 
 
@@ -165,6 +167,13 @@ def nft_filter(lab, host, peers, ingress=False, constant=False):
     feed(lab, host, ['nft', '-f', '-'], text)
 
 
+def bpf_filter(lab, host, peers):
+    """The same filter outside netfilter: an eBPF program on the tc ingress hook of the underlay device eth0, with a
+    hash map of every cluster node's IP (benchmarks/tc_bpf.py, by hand: the collection has no such filter)."""
+    ips = ' '.join(ip for _name, ip, _cidr in REAL + ghosts(peers))
+    dataplane.sh(lab, host, '%s %s eth0 8472 %s' % (sys.executable, os.path.join(REPO, 'benchmarks', 'tc_bpf.py'), ips))
+
+
 def untracked(lab, host, _peers=None):
     """VXLAN exempt from connection tracking, in both directions (the raw table)."""
     dataplane.sh(lab, host, 'iptables -w -t raw -A PREROUTING %s -j CT --notrack && '
@@ -180,7 +189,8 @@ def rp_filter_off(lab, host, _peers=None):
 ON_TOP = {'collection (rules)': rules_chain, 'collection, native nftables filter': nft_filter,
           'collection, nftables filter at ingress': functools.partial(nft_filter, ingress=True),
           'collection, native nftables filter, constant set': functools.partial(nft_filter, constant=True),
-          'collection (set), VXLAN untracked': untracked, 'collection, no chain, rp_filter off': rp_filter_off}
+          'collection (set), VXLAN untracked': untracked, 'collection, no chain, rp_filter off': rp_filter_off,
+          'collection, eBPF filter at tc ingress': bpf_filter}
 
 
 def input_rules(lab, host):

@@ -523,12 +523,14 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     report.OUT = args.out
     results = {}
+    earlier = None  # with --merge: the meta of the results.json merged into (the runs whose sections are kept)
     results_path = os.path.join(args.out, 'results.json')
     if args.merge and os.path.exists(results_path):
         with open(results_path) as f:
             results = json.load(f)
         for key in ('control_plane',) if 'cp' in sections else ():
             results.pop(key, None)
+        earlier = results.pop('meta', None)
     results['meta'] = dict(
         date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), smoke=smoke, sections=sections,
         kernel=platform.release(), cpus=os.cpu_count(), python=platform.python_version(),
@@ -561,6 +563,11 @@ def main(argv=None):
     finally:
         results['meta']['seconds'] = round(time.monotonic() - start, 1)
         results['meta']['loadavg_end'] = dataplane.loadavg()
+        if earlier:
+            # the sections kept from earlier runs keep their provenance: RESULTS.md lists every run it holds
+            kept = dict((k, v) for k, v in results.items() if k != 'meta' and k not in [SECTION_KEYS.get(x) for x in sections])
+            runs = source_runs(earlier, kept) + [dict(results['meta'])]
+            results['meta'] = dict(results['meta'], combined_from=runs, seconds=round(sum(r.get('seconds') or 0 for r in runs), 1))
         report.write_all(results)
         shutil.rmtree(workdir, ignore_errors=True)
     log('done in %.0f s: %s' % (time.monotonic() - start, os.path.join(args.out, 'RESULTS.md')))
