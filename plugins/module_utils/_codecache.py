@@ -12,7 +12,9 @@ files, 290 KB) that is about 70 ms of CPU in every run: a fifth of a no-change r
 :func:`use` puts a finder first on ``sys.meta_path`` for this package's modules as they come in
 Ansible's zip. The finder reads a module's source from the zip and runs code compiled from it: taken
 from the cache folder when the file there was compiled from the same source, else compiled once and
-written there (when writing is allowed: never in check mode). The files are Python's own hash-based
+written there (when writing is allowed: never in check mode). An explicit cache of the collection's,
+as compileall's output is: written whatever PYTHONDONTWRITEBYTECODE says (the embedded lab's hosts
+inherit the controller's environment; a host over SSH does not). The files are Python's own hash-based
 pycs (PEP 552): the source's hash is stored in the file and compared with the source on every import.
 
 The folder is the ``__pycache__`` of the host's copy of the code, the repair runner's (_repair.py),
@@ -46,10 +48,6 @@ STATS: Dict[str, Any] = dict(folder=None, loaded=0, compiled=0, written=0)
 def code_dir(lib: str) -> str:
     """The folder of the host's copy of the module_utils under ``lib``."""
     return os.path.join(lib, *PACKAGE.split('.'))
-
-
-def folder_for(state_dir: str) -> str:
-    return os.path.join(code_dir(os.path.join(state_dir, LIB)), FOLDER)
 
 
 def _ours(path: str) -> bool:
@@ -170,7 +168,9 @@ def use(state_dir: Optional[str], write: bool) -> Dict[str, Any]:
     cache = os.path.join(lib, FOLDER)
     if not _ours(lib):
         return STATS
-    if write and not os.path.lexists(cache):
+    if not os.path.lexists(cache):
+        if not write:
+            return STATS  # nothing to read, nothing to be written
         try:
             os.mkdir(cache, 0o700)
         except OSError:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 from lab import inventory_copy, recap, with_ipv6_pod_ranges
 
 PROTO = '57'
+CODE_CACHE = '/var/lib/podnet/lib/ansible_collections/openkube/podnet/plugins/module_utils/__pycache__'
 MATRIX = {'host-gw': 'ok plain IP', 'vxlan': 'ok vxlan vni 1 udp 8472'}
 
 
@@ -65,8 +67,15 @@ def test_every_mode_over_ssh(machines, capsys):
         matrix = [line.strip().strip('",') for line in out[out.index('"mode '):].splitlines()[:4]]
         assert sum(line.count(MATRIX[mode]) for line in matrix) == 2, matrix
         lines += matrix
-        again = machines.playbook('playbooks/site.yml', '-e', 'mode=' + mode)
+        again = machines.playbook('playbooks/site.yml', '-e', 'mode=' + mode, '-v')
         assert set(changed(again).values()) == {0}, again.stdout[-3000:]
+        # Debian's Python over SSH and sudo runs the collection's code compiled once, from the host's cache beside
+        # the repair runner's copy of the code (_codecache.py): compiled by the first run that found the copy
+        caches = [json.loads(m) for m in re.findall(r'"code_cache": (\{[^{}]*\})', again.stdout)]
+        assert [c['folder'] for c in caches] == [CODE_CACHE] * 2, caches
+        assert all(c['loaded'] + c['compiled'] >= 25 and c['written'] == c['compiled'] for c in caches), caches
+        if len(lines) == 12:  # the third mode: every module of the converge from the cache
+            assert [(c['compiled'], c['written']) for c in caches] == [(0, 0)] * 2, caches
         for machine in machines.machines.values():
             links = set(link['ifname'] for link in machine.ipj('link', 'show'))
             assert ('podnet.vxlan' in links) == (mode == 'vxlan'), links

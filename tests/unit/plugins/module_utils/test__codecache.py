@@ -87,7 +87,7 @@ def test_a_changed_source_is_compiled_again(host):
 def test_check_mode_reads_and_writes_nothing(host):
     z = make_zip(host / 'one.zip', 1)
     checked = probe(z, host / 'state', write=False)
-    assert (checked['value'], checked['written']) == (1, 0)
+    assert (checked['value'], checked['folder'], checked['written']) == (1, None, 0)
     assert not (host / 'state' / 'lib' / PACKAGE_DIR / '__pycache__').exists()
     probe(z, host / 'state')
     assert probe(z, host / 'state', write=False)['loaded'] == 1
