@@ -59,16 +59,20 @@ def _ours(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
+def _header(source: bytes) -> bytes:
+    """The 16 bytes a hash-based, checked pyc of ``source`` starts with, for this Python."""
+    return importlib.util.MAGIC_NUMBER + _HASH_BASED_CHECKED.to_bytes(4, 'little') + importlib.util.source_hash(source)
+
+
 def pyc_bytes(code: Any, source: bytes) -> bytes:
     """A hash-based, checked pyc of ``code`` compiled from ``source`` (what py_compile writes with
     ``invalidation_mode=CHECKED_HASH``)."""
-    return (importlib.util.MAGIC_NUMBER + _HASH_BASED_CHECKED.to_bytes(4, 'little')
-            + importlib.util.source_hash(source) + marshal.dumps(code))
+    return _header(source) + marshal.dumps(code)
 
 
 def code_of(data: bytes, source: bytes) -> Optional[Any]:
     """The code in pyc ``data`` if it was compiled by this Python from ``source``, else None."""
-    head = importlib.util.MAGIC_NUMBER + _HASH_BASED_CHECKED.to_bytes(4, 'little') + importlib.util.source_hash(source)
+    head = _header(source)
     if data[:len(head)] != head:
         return None
     try:
@@ -80,8 +84,9 @@ def code_of(data: bytes, source: bytes) -> Optional[Any]:
 class _Loader(object):
     """Loads one module of ours from Ansible's zip, its code from the cache folder when it can."""
 
-    def __init__(self, importer: zipimport.zipimporter, name: str, origin: str, copy: str, cache: str, write: bool):
-        self.importer, self.name, self.origin, self.copy, self.cache, self.write = importer, name, origin, copy, cache, write
+    def __init__(self, importer: zipimport.zipimporter, name: str, origin: str, copy: str, cache: str, trusted: bool, write: bool):
+        self.importer, self.name, self.origin, self.copy, self.cache = importer, name, origin, copy, cache
+        self.trusted, self.write = trusted, write
 
     def create_module(self, spec):
         return None
@@ -97,7 +102,7 @@ class _Loader(object):
 
     def get_code(self, fullname):
         source = self.importer.get_data(self.origin)
-        if _ours(os.path.dirname(self.cache)):
+        if self.trusted:
             try:
                 with open(self.cache, 'rb') as handle:
                     code = code_of(handle.read(), source)
@@ -109,7 +114,7 @@ class _Loader(object):
         # the name the copy's file has: where a traceback's source is, on the host
         code = compile(source, self.copy, 'exec', dont_inherit=True)
         STATS['compiled'] += 1
-        if self.write and _ours(os.path.dirname(self.cache)):
+        if self.write and self.trusted:
             tmp = '%s.%d' % (self.cache, os.getpid())
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -131,6 +136,7 @@ class _Finder(object):
 
     def __init__(self, importer: zipimport.zipimporter, prefix: str, lib: str, cache: str, write: bool):
         self.importer, self.prefix, self.lib, self.cache, self.write = importer, prefix, lib, cache, write
+        self.trusted = _ours(cache)  # once for the run, not once per module
 
     def find_spec(self, fullname, path=None, target=None):
         head, _sep, name = fullname.rpartition('.')
@@ -143,7 +149,7 @@ class _Finder(object):
             return None
         tag = sys.implementation.cache_tag
         loader = _Loader(self.importer, name, os.path.join(self.importer.archive, inner), os.path.join(self.lib, name + '.py'),
-                         os.path.join(self.cache, '%s.%s.pyc' % (name, tag)), self.write)
+                         os.path.join(self.cache, '%s.%s.pyc' % (name, tag)), self.trusted, self.write)
         spec = importlib.machinery.ModuleSpec(fullname, loader, origin=loader.origin)
         spec.has_location = True
         return spec
