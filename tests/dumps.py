@@ -47,6 +47,7 @@ are left out.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -66,8 +67,9 @@ IPSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ipsets.py')
 def _eui64_ll(mac):
     octets = [int(x, 16) for x in mac.split(':')]
     octets[0] ^= 0x02
-    words = [octets[0] << 8 | octets[1], octets[2] << 8 | 0xff, 0xfe << 8 | octets[3], octets[4] << 8 | octets[5]]
-    return 'fe80::' + ':'.join('%x' % w for w in words)
+    interface_id = bytes(octets[:3] + [0xff, 0xfe] + octets[3:])
+    # as iproute2 prints it: a MAC starting 02:00 gives fe80::d0ff:..., not fe80::0:d0ff:...
+    return str(ipaddress.IPv6Address(b'\xfe\x80' + bytes(6) + interface_id))
 
 
 def _masks(links):
