@@ -30,6 +30,8 @@ entry:
   cost, measured before building it; ``..., constant set``: the input-hook table with its set declared constant;
 * ``collection (set), VXLAN untracked``: the collection as it is, plus raw-table rules that exempt VXLAN (UDP 8472)
   from connection tracking (``-j CT --notrack``), which masquerading otherwise applies to every encapsulated packet;
+* ``collection (eBPF)`` and ``..., no other chains``: the collection's own eBPF filter (podnet_encap_filter_backend
+  bpf, module bpf_filter), with its other chains or without them: what the hand-made program above became;
 * ``hand``: the same vxlan configuration built by hand with iproute2 (every peer's route, neighbour and FDB entry),
   without any firewall chain.
 
@@ -64,7 +66,8 @@ KINDS = ('collection (nftables)', 'collection (nftables), no other chains',
          'collection (set)', 'collection (rules)', 'collection, no filter', 'collection (set), no other chains',
          'collection, no chain', 'collection, native nftables filter', 'collection, nftables filter at ingress',
          'collection, no chain, rp_filter off', 'collection (set), VXLAN untracked',
-         'collection, native nftables filter, constant set', 'collection, eBPF filter at tc ingress', 'hand')
+         'collection, native nftables filter, constant set', 'collection, eBPF filter at tc ingress',
+         'collection (eBPF)', 'collection (eBPF), no other chains', 'hand')
 #: the site.yml variables of each of the collection's configurations (the filter as the iptables chain: IPT)
 IPT = ['-e', 'podnet_encap_filter_backend=iptables']
 ALONE = ['-e', 'podnet_forward_accept=false', '-e', 'podnet_masquerade=false']
@@ -79,6 +82,8 @@ EXTRA['collection, native nftables filter, constant set'] = EXTRA['collection, n
 EXTRA['collection, eBPF filter at tc ingress'] = EXTRA['collection, no chain']
 EXTRA['collection, no chain, rp_filter off'] = EXTRA['collection, no chain']
 EXTRA['collection (set), VXLAN untracked'] = IPT
+EXTRA['collection (eBPF)'] = ['-e', 'podnet_encap_filter_backend=bpf']
+EXTRA['collection (eBPF), no other chains'] = EXTRA['collection (eBPF)'] + ALONE
 #: --kinds: a short name for each configuration besides hand
 SHORT = {'table': 'collection (nftables)', 'tablealone': 'collection (nftables), no other chains',
          'set': 'collection (set)', 'rules': 'collection (rules)', 'nofilter': 'collection, no filter',
@@ -86,7 +91,8 @@ SHORT = {'table': 'collection (nftables)', 'tablealone': 'collection (nftables),
          'nft': 'collection, native nftables filter', 'nftconst': 'collection, native nftables filter, constant set',
          'nftin': 'collection, nftables filter at ingress',
          'rp0': 'collection, no chain, rp_filter off', 'notrack': 'collection (set), VXLAN untracked',
-         'bpf': 'collection, eBPF filter at tc ingress'}
+         'bpf': 'collection, eBPF filter at tc ingress', 'cbpf': 'collection (eBPF)',
+         'cbpfalone': 'collection (eBPF), no other chains'}
 VXLAN_MATCH = '-p udp -m udp --dport 8472'
 
 
@@ -169,7 +175,7 @@ def nft_filter(lab, host, peers, ingress=False, constant=False):
 
 def bpf_filter(lab, host, peers):
     """The same filter outside netfilter: an eBPF program on the tc ingress hook of the underlay device eth0, with a
-    hash map of every cluster node's IP (benchmarks/tc_bpf.py, by hand: the collection has no such filter)."""
+    hash map of every cluster node's IP (benchmarks/tc_bpf.py, by hand, written before the collection had one)."""
     ips = ' '.join(ip for _name, ip, _cidr in REAL + ghosts(peers))
     dataplane.sh(lab, host, '%s %s eth0 8472 %s' % (sys.executable, os.path.join(REPO, 'benchmarks', 'tc_bpf.py'), ips))
 

@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # user-mode-linux, or where it cannot boot QEMU (qemu-system-x86, busybox-static), is the second kernel that
 # has ipip (tests/uml/harness.py); QEMU is installed everywhere: the harness's tests check the fallback too.
 # python3-pyroute2: Debian's pyroute2 (0.7.2) for the system Python, which `make modules-distro` runs the modules with.
+# bpftool: reads the eBPF filter's map back in the tests (the collection itself does not use it).
 # debootstrap, systemd-container (systemd-nspawn), openssh-client, netcat-openbsd: the booted lab machines.
-APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux qemu-system-x86 busybox-static kmod tcpdump iptables nftables iperf3 procps shellcheck python3-pyroute2 debootstrap systemd-container openssh-client netcat-openbsd containernetworking-plugins"
+APT_PKGS="iproute2 util-linux iputils-ping user-mode-linux qemu-system-x86 busybox-static kmod tcpdump iptables nftables iperf3 procps shellcheck python3-pyroute2 debootstrap systemd-container openssh-client netcat-openbsd containernetworking-plugins bpftool"
 missing=()
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,8 @@ Normalised dump
     ip6tables the same of `ip6tables-save`
     ipsets   the kernel's ip sets, one line each: `set NAME FAMILY MEMBER...` (tests/ipsets.py: pyroute2's own IPSet,
              run in the host; there is no `ipset` program)
+    tc       {dev: [ingress filter]} of the devices with a clsact qdisc: the eBPF filter's name, flags and map keys
+             (tc_filters())
     nftables {'FAMILY NAME': {sets: {name: sorted elements}, chains: {name: {hook, prio, policy, rules}}}} of every
              nftables table named podnet* (`nft -j list table`; iptables-nft's own tables are in iptables above),
              the rules as nft's JSON expressions
@@ -134,6 +136,7 @@ def host_state(host):
     state['ip6tables'] = iptables(host, IP6TABLES)
     state['ipsets'] = ip_sets(host)
     state['nftables'] = nft_tables(host)
+    state['tc'] = tc_filters(host)
     pods = {}
     for ns in state['netns']:
         def ipj(*args, _ns=ns):
@@ -197,6 +200,43 @@ def nft_tables(host):
             if 'rule' in part:
                 entry['chains'][part['rule']['chain']]['rules'].append(part['rule']['expr'])
     return tables
+
+
+def tc_filters(host):
+    """{dev: [ingress filter]} of the host's devices that have a clsact qdisc (`tc -j`), each filter as
+    {kind, pref, name, direct_action, peers}: for a bpf filter, its program's map keys as dotted quads (bpftool, by
+    the program's id; ids are volatile and left out). {} where no device has clsact."""
+    proc = host.run(['tc', '-j', 'qdisc', 'show'])
+    if proc.returncode != 0:
+        return {'error': proc.stderr.strip()}
+    devs = sorted(set(q['dev'] for q in json.loads(proc.stdout or '[]') if q.get('kind') == 'clsact'))
+    found = {}
+    for dev in devs:
+        filters = []
+        for item in json.loads(host.run(['tc', '-j', 'filter', 'show', 'dev', dev, 'ingress'], check=True).stdout or '[]'):
+            options = item.get('options')
+            if not options:
+                continue
+            entry = dict(kind=item.get('kind'), pref=item.get('pref'))
+            if item.get('kind') == 'bpf':
+                entry.update(name=options.get('bpf_name'), direct_action=bool(options.get('direct-action')),
+                             peers=bpf_map_keys(host, (options.get('prog') or {}).get('id')))
+            filters.append(entry)
+        found[dev] = sorted(filters, key=lambda f: json.dumps(f, sort_keys=True))
+    return found
+
+
+def bpf_map_keys(host, prog_id):
+    """The keys of the one map of program ``prog_id``, as bpftool dumps them (4-byte keys as dotted quads)."""
+    if prog_id is None:
+        return None
+    prog = json.loads(host.run(['bpftool', '-j', 'prog', 'show', 'id', str(prog_id)], check=True).stdout)
+    keys = []
+    for map_id in prog.get('map_ids') or []:
+        for item in json.loads(host.run(['bpftool', '-j', 'map', 'dump', 'id', str(map_id)], check=True).stdout or '[]'):
+            raw = item['formatted']['key'] if 'formatted' in item else item.get('key')
+            keys.append('.'.join(str(int(b, 16)) for b in raw) if isinstance(raw, list) else str(raw))
+    return sorted(keys, key=lambda a: [int(x) if x.isdigit() else x for x in a.split('.')])
 
 
 def ip_sets(host):

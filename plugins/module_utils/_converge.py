@@ -20,7 +20,7 @@ import posixpath
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 from ansible_collections.openkube.podnet.plugins.module_utils import (
-    _address, _bridge, _cni, _fdb, _firewall, _ipip, _ipset, _neighbor, _netns, _nftables, _record, _repair, _route,
+    _address, _bpf_filter, _bridge, _cni, _fdb, _firewall, _ipip, _ipset, _neighbor, _netns, _nftables, _record, _repair, _route,
     _sysctl, _veth, _vxlan,
 )
 from ansible_collections.openkube.podnet.plugins.module_utils._encap import DEVICE_ENCAPS, ENCAPS
@@ -44,6 +44,7 @@ RESOURCES = {
     'firewall': (_firewall, _firewall.Firewall),
     'ipset': (_ipset, _ipset.IpSets),
     'nftables': (_nftables, _nftables.NfTables),
+    'bpf_filter': (_bpf_filter, _bpf_filter.BpfFilters),
     'record': (_record, _record.Record),
     'repair': (_repair, _repair.Units),
 }
@@ -161,9 +162,13 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
         # The filter's nftables tables come first and the removal of the collection's tables last, so that a switch
         # between nftables and the iptables chain never leaves the encapsulation unfiltered. A plan without the key
         # nftables (None: no nft on the host, or recorded before) makes no call.
-        tables = plan.get('nftables')
+        # The eBPF filter (backend bpf) likewise: in place before the others go, removed after them. A plan without
+        # the key bpf_filters (None: never had one) makes no call.
+        tables, bpf = plan.get('nftables'), plan.get('bpf_filters')
         if tables:
             add(mode_role, 'nftables', dict(tables=tables, purge=True))
+        if bpf:
+            add(mode_role, 'bpf_filter', dict(filters=bpf, purge=True))
         if plan.get('ipsets'):
             add(mode_role, 'ipset', dict(sets=plan['ipsets']))
         if plan.get('firewall'):
@@ -172,6 +177,8 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
             add(mode_role, 'ipset', _sets_absent(plan))
         if tables is not None and not tables:
             add(mode_role, 'nftables', dict(tables=[], purge=True))
+        if bpf is not None and not bpf:
+            add(mode_role, 'bpf_filter', dict(filters=[], purge=True))
     if 'cleanup' in parts:
         for encap in DEVICE_ENCAPS:
             for name in plan['absent_devices'][encap]:
@@ -196,6 +203,8 @@ def steps(plan: Dict[str, Any], parts: Sequence[str] = PARTS) -> List[Step]:
                 add('podnet', 'ipset', _sets_absent(plan))
             if plan.get('nftables') is not None:
                 add('podnet', 'nftables', dict(tables=[], purge=True))
+            if plan.get('bpf_filters') is not None:
+                add('podnet', 'bpf_filter', dict(filters=[], purge=True))
             add('podnet', 'route', dict(routes=[], purge=True))
             for pod in plan['pods']:
                 add('podnet', 'veth', dict(name=pod['host_dev'], state='absent'))

@@ -14,7 +14,7 @@ import os
 import socket
 from typing import Any, Dict, Optional, Sequence
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _cni, _ipset, _nftables, _record, _validate as v
+from ansible_collections.openkube.podnet.plugins.module_utils import _bpf_filter, _cni, _ipset, _nftables, _record, _validate as v
 from ansible_collections.openkube.podnet.plugins.module_utils._netlink import PodnetError, link_kind
 
 ARGSPEC = dict(
@@ -26,6 +26,7 @@ ARGSPEC = dict(
     record=dict(type='str'),
     ipset=dict(type='bool', default=False),
     nftables=dict(type='list', elements='str'),
+    bpf=dict(type='bool', default=False),
 )
 
 
@@ -55,6 +56,7 @@ def validate(params):
         record=v.optional(v.state_dir, 'record', params.get('record')),
         ipset=bool(params.get('ipset')),
         nftables=_families(params.get('nftables')),
+        bpf=bool(params.get('bpf')),
     )
 
 
@@ -101,6 +103,9 @@ def read(nl, wanted):
     # can the host hold the filter as nftables tables (found: is there nft, whose tables the plan may have to
     # remove; missing: why not, '' when it can)? Where it can, the ip set is not probed: the plan uses nftables
     nft = _nftables.support(wanted['nftables']) if wanted.get('nftables') is not None else None
+    # can it run the filter as the collection's eBPF program at the underlay's tc ingress (podnet_encap_filter_backend
+    # bpf)? missing: why not, '' when it can
+    bpf = dict(missing=_bpf_filter.support()) if wanted.get('bpf') else None
     nft_ok = nft is not None and bool(wanted['nftables']) and not nft['missing']
     return dict(
         cni_plugins=cni_plugins(),
@@ -114,6 +119,7 @@ def read(nl, wanted):
         # why the kernel cannot hold the encapsulation filter's ip set ('' when it can), where the plan would use one
         **({'ipset_missing': _ipset.missing_support()} if wanted.get('ipset') and not nft_ok else {}),
         **({'nftables': nft} if nft is not None else {}),
+        **({'bpf': bpf} if bpf is not None else {}),
         **recorded(wanted.get('record'))
     )
 
@@ -143,11 +149,13 @@ def recorded(path: Optional[str]) -> Dict[str, Any]:
     pods = plan.get('pods') if isinstance(plan.get('pods'), list) else []
     bridge = plan.get('bridge') if isinstance(plan.get('bridge'), dict) else {}
     cni = plan.get('cni') if isinstance(plan.get('cni'), dict) else {}
+    bpf = plan.get('bpf_filters') if isinstance(plan.get('bpf_filters'), list) else []
     return dict(
         recorded_pods=[dict(name=p.get('name'), host_dev=p.get('host_dev')) for p in pods
                        if isinstance(p, dict) and isinstance(p.get('name'), str) and isinstance(p.get('host_dev'), str)],
         recorded_bridge=bridge.get('name') if isinstance(bridge.get('name'), str) else None,
         recorded_cni=cni.get('path') if isinstance(cni.get('path'), str) else None,
+        recorded_bpf=[f['dev'] for f in bpf if isinstance(f, dict) and isinstance(f.get('dev'), str)],
     )
 
 

@@ -23,6 +23,9 @@ roles hand to the modules, one call per table:
     nftables    the encapsulation filter as the collection's nftables tables (ip podnet, ip6 podnet) where the host
                 can hold them (node_facts' nftables); [] where nft is there but no table is wanted (the converge
                 removes the collection's), None where the host has no nft
+    bpf_filters the encapsulation filter as the collection's eBPF program on the underlay's tc ingress (backend bpf),
+                one entry; [] where the last applied plan had one and this one has none (the converge removes it),
+                None otherwise
     ipsets      the kernel ip sets PODNET-INPUT matches the peers' node IPs with (podnet-peers, podnet-peers6), where
                 the filter is an iptables chain
     absent_ipsets  the collection's ip sets this plan does not want, to remove once no chain uses them
@@ -69,8 +72,9 @@ PEER_SETS = {4: 'podnet-peers', 6: 'podnet-peers6'}
 #: addresses and its base chain on the input hook
 NFT_FAMILIES = {4: 'ip', 6: 'ip6'}
 NFT_TABLE, NFT_SET, NFT_CHAIN = 'podnet', 'peers', 'input'
-#: podnet_encap_filter_backend: auto (nftables where the host can hold its table, the iptables chain elsewhere)
-FILTER_BACKENDS = ('auto', 'nftables', 'iptables')
+#: podnet_encap_filter_backend: auto (nftables where the host can hold its table, the iptables chain elsewhere);
+#: bpf: the collection's eBPF program at the underlay's tc ingress (module bpf_filter), IPv4 underlays only
+FILTER_BACKENDS = ('auto', 'nftables', 'iptables', 'bpf')
 MULTICAST = '224.0.0.0/4'
 MULTICAST6 = 'ff00::/8'
 POD_IP_OFFSET = 10  # the reference setup puts its pod at .10 of the host's range
@@ -216,6 +220,10 @@ def normalise_settings(host: str, raw: Dict[str, Any]) -> Dict[str, Any]:
     if s['encap_filter_backend'] not in FILTER_BACKENDS:
         _host_fail(host, 'podnet_encap_filter_backend', s['encap_filter_backend'],
                    'is not a way to filter the encapsulation: choose one of %s' % ', '.join(FILTER_BACKENDS))
+    if s['encap_filter_backend'] == 'bpf' and s['encap_filter'] and mode_encap(s['mode'], s) == 'vxlan' and \
+            ENCAPS[VXLAN_UNDERLAYS[s['vxlan_underlay']]].family == 6:
+        _host_fail(host, 'podnet_encap_filter_backend', 'bpf', 'filters the encapsulation over an IPv4 underlay only, '
+                   'and podnet_vxlan_underlay is ipv6: use auto or nftables')
     if s['attach'] not in ATTACH:
         _host_fail(host, 'podnet_attach', s['attach'], 'is not a way to attach pods: choose one of %s' % ', '.join(ATTACH))
     s['bridge_dev'] = _check(host, 'podnet_bridge_dev', v.ifname, s['bridge_dev'])
@@ -447,12 +455,14 @@ def facts_request(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, sett
     request['nftables'] = []
     if filters(settings):
         backend = settings['encap_filter_backend']
-        if backend != 'iptables':
+        if backend == 'bpf':
+            request['bpf'] = True
+        elif backend != 'iptables':
             request['nftables'] = ['ip']
             if node_ip6 and mine[0].get('podnet_pod_cidr6') and mode_encap(settings['mode'], settings) == 'vxlan' and \
                     ENCAPS[VXLAN_UNDERLAYS[settings['vxlan_underlay']]].family == 6:
                 request['nftables'].append('ip6')
-        if backend != 'nftables':
+        if backend not in ('nftables', 'bpf'):
             request['ipset'] = True
     if node_ip6:
         request['node_ip6'] = node_ip6
@@ -694,6 +704,10 @@ def host_plan(members: Sequence[Tuple[str, Dict[str, Any]]], host: str, raw_sett
                                      for dev in (tunnel_dev, underlay) if rp_filter_on(facts, dev))
     filter_by = _filter_by(host, settings, facts)
     plan['firewall'], plan['ipsets'], tables = _firewall(me, peers, settings, encap, prefixes, encap6, filter_by)
+    # the eBPF filter on the underlay (backend bpf); or [] where the last applied plan had one, so that the converge
+    # removes it; None where neither (no call: reading tc costs a dump)
+    plan['bpf_filters'] = ([dict(dev=underlay, peers=sorted(p['node_ip'] for p in peers), **ENCAPS[encap].nft_match(settings))]
+                           if filter_by == 'bpf' else [] if facts.get('recorded_bpf') else None)
     nft = facts.get('nftables')
     # the tables; or [] where the host has nft, so that the converge removes the collection's tables (a switch to
     # the iptables chain, no filter, another mode); None where it has none (nothing to remove, nft is not run)
@@ -793,10 +807,19 @@ def _refuse_clashes(host: str, me: Dict[str, Any], settings: Dict[str, Any], enc
 
 def _filter_by(host: str, settings: Dict[str, Any], facts: Dict[str, Any]) -> str:
     """How the plan filters the encapsulation (podnet_encap_filter_backend, and what node_facts found): 'nftables'
-    (a table of its own), 'set' (PODNET-INPUT with an ip set) or 'rules' (PODNET-INPUT, one rule per prefix).
-    Backend nftables on a host that cannot hold the table fails, naming the host, the variable and why."""
+    (a table of its own), 'bpf' (the eBPF program at the underlay's tc ingress), 'set' (PODNET-INPUT with an ip set) or
+    'rules' (PODNET-INPUT, one rule per prefix). Backend nftables or bpf on a host that cannot hold that filter fails,
+    naming the host, the variable and why."""
     backend = settings['encap_filter_backend']
     nft = facts.get('nftables')
+    if backend == 'bpf' and filters(settings):
+        bpf = facts.get('bpf')
+        why = (bpf.get('missing') if isinstance(bpf, dict) else
+               "this host's eBPF support was not probed (node_facts' option bpf)")
+        if why:
+            _host_fail(host, 'podnet_encap_filter_backend', backend, 'cannot filter the encapsulation here: %s; '
+                       'use auto, nftables or iptables' % why)
+        return 'bpf'
     if backend != 'iptables' and filters(settings):
         why = (nft.get('missing') if isinstance(nft, dict) else
                "this host's nftables support was not probed (node_facts' option nftables)")
@@ -862,6 +885,8 @@ def _firewall(me: Dict[str, Any], peers: List[Dict[str, Any]], settings: Dict[st
         underlays.append(({'family': 6}, encap6, 'node6', 'node_ip6'))
     for family, name, cached, key in underlays:
         if not settings['encap_filter'] or not ENCAPS[name].firewall_match:
+            continue
+        if filter_by == 'bpf':  # the filter is not a chain (bpf_filters, in host_plan)
             continue
         if filter_by == 'nftables':
             nft_family = NFT_FAMILIES[family.get('family', 4)]

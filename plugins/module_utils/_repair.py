@@ -43,7 +43,7 @@ from ansible_collections.openkube.podnet.plugins.module_utils import _record, _v
 from ansible_collections.openkube.podnet.plugins.module_utils._validate import ValidationError
 
 #: the module_utils the runner needs: _converge and everything it imports (a unit test checks the closure)
-CODE = ('_address', '_bridge', '_cni', '_codecache', '_converge', '_device', '_encap', '_fdb', '_firewall', '_ipip', '_ipset',
+CODE = ('_address', '_bpf_filter', '_bridge', '_cni', '_codecache', '_converge', '_device', '_encap', '_fdb', '_firewall', '_ipip', '_ipset',
         '_neighbor', '_netlink', '_netns', '_nftables', '_record', '_repair', '_resource', '_route', '_sysctl', '_validate', '_veth',
         '_vxlan')
 SERVICE = 'podnet-apply.service'

@@ -64,6 +64,14 @@ options:
       - An empty list only looks for the C(nft) program.
     type: list
     elements: str
+  bpf:
+    description:
+      - Probe whether the host can run the encapsulation filter as the collection's eBPF program on the underlay's tc
+        ingress hook (M(openkube.podnet.bpf_filter)), returned as RV(bpf). A child process in a network namespace of
+        its own, which goes when it ends, loads the program with its map and attaches it to that namespace's
+        loopback device; the host's own namespaces are not touched.
+    type: bool
+    default: false
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
 attributes:
@@ -156,6 +164,19 @@ nftables:
   returned: when O(nftables) is given
   type: dict
   sample: {"found": true, "missing": ""}
+bpf:
+  description:
+    - V(missing) is why the host cannot run the collection's eBPF filter, or an empty string when it can.
+  returned: when O(bpf) is true
+  type: dict
+  sample: {"missing": ""}
+recorded_bpf:
+  description: The devices that the eBPF filters of the plan in O(record) are on (the plan removes them when it no
+    longer wants them).
+  returned: success
+  type: list
+  elements: str
+  sample: [eth0]
 recorded_cni:
   description: The CNI configuration file of the plan in O(record), or C(null).
   returned: success

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from dumps import ip_sets, nft_tables
+from dumps import ip_sets, nft_tables, tc_filters
 from hardening_kit import HERE
 from lab import built_lab, matrix_lines, recap
 
@@ -131,7 +131,8 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     """rogue (on the segment, not in the cluster) sends forged VXLAN to worker2's pod: delivered
     without the filter (so the forgery works), dropped with it, while the peers' traffic passes. The filter as this
     kernel holds it by default, the nftables table; then as the iptables chain (podnet_encap_filter_backend
-    iptables), which replaces the table."""
+    iptables), which replaces the table; then as the eBPF program at eth0's tc ingress (backend bpf), which replaces
+    the chain, and back to the table on the roles path."""
     w2 = hlab['worker2']
     hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_encap_filter=false')
     assert not [line for line in own_rules(w2) if 'INPUT' in line] and ip_sets(w2) == [] and nft_tables(w2) == {}
@@ -177,10 +178,32 @@ def test_encapsulation_only_from_peers(hlab, capsys):
     verify = hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan')
     lines = matrix_lines(verify)
     assert sum(line.count('ok vxlan vni 1 udp 8472') for line in lines) == 2, lines
+
+    # the collection's eBPF program at the underlay's tc ingress (backend bpf) replaces the chain and its set
+    bpf = ('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_encap_filter_backend=bpf')
+    predicted = hlab.playbook(*bpf + ('--check', '--diff'))
+    assert all(recap(predicted.stdout)[name]['changed'] == 1 for name in WORKERS), predicted.stdout[-2000:]
+    assert 'add eBPF filter on eth0 ingress: drop UDP to port 8472 unless from [10.57.4.21]' in predicted.stdout
+    assert tc_filters(w2) == {} and ip_sets(w2) != [], 'check mode changed the filter'
+    hlab.playbook(*bpf)
+    again = hlab.playbook(*bpf)
+    assert all(recap(again.stdout)[name]['changed'] == 0 for name in WORKERS), again.stdout[-2000:]
+    assert tc_filters(w2) == {'eth0': [dict(kind='bpf', pref=10, name='podnet-udp-8472', direct_action=True,
+                                            peers=['10.57.4.21'])]}, tc_filters(w2)
+    assert not [line for line in own_rules(w2) if 'INPUT' in line] and ip_sets(w2) == [] and nft_tables(w2) == {}
+    before = icmp_in_echos(w2)
+    forge(hlab, 'vxlan')
+    assert icmp_in_echos(w2) == before, 'forged VXLAN reached the pod through the eBPF filter'
+    bpf_lines = matrix_lines(hlab.playbook('playbooks/verify.yml', '-e', 'mode=vxlan'))
+    assert sum(line.count('ok vxlan vni 1 udp 8472') for line in bpf_lines) == 2, bpf_lines
+    # back to auto, on the roles path: the table first, then the eBPF filter and the qdisc it added go
+    hlab.playbook('playbooks/site.yml', '-e', 'mode=vxlan', '-e', 'podnet_apply=roles')
+    assert tc_filters(w2) == {} and list(nft_tables(w2)) == ['ip podnet'], (tc_filters(w2), nft_tables(w2))
     with capsys.disabled():
         print('\nencapsulation filter on (nftables); forged VXLAN from rogue dropped:\n%s\n%s\n'
-              'encapsulation filter on (iptables); forged VXLAN from rogue dropped:\n%s\n%s'
-              % ('\n'.join(nft_lines), listing.strip(), '\n'.join(lines), counters.strip()))
+              'encapsulation filter on (iptables); forged VXLAN from rogue dropped:\n%s\n%s\n'
+              'encapsulation filter on (bpf); forged VXLAN from rogue dropped:\n%s'
+              % ('\n'.join(nft_lines), listing.strip(), '\n'.join(lines), counters.strip(), '\n'.join(bpf_lines)))
 
 
 def test_crosssubnet_on_the_routed_lab(capsys):

@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.openkube.podnet.plugins.module_utils import _plan
+from ansible_collections.openkube.podnet.plugins.module_utils import _converge, _plan
 
 REF = [
     ('worker2', {'podnet_node_ip': '10.57.4.20', 'podnet_pod_cidr': '192.168.10.0/24'}),
@@ -716,3 +716,48 @@ def test_no_filter_removes_the_collections_tables_where_nft_is():
     for p in (plan('host-gw', facts=dict(FACTS, nftables=NFT)), plan('vxlan', facts=dict(FACTS, nftables=NFT), encap_filter=False),
               plan('vxlan', facts=dict(FACTS, nftables=NFT), state='absent')):
         assert p['nftables'] == [], p['nftables']
+
+
+BPF = dict(missing='')
+
+
+@pytest.mark.parametrize('mode, match', [('vxlan', dict(protocol='udp', dport=8472)), ('ipip', dict(protocol='ipip'))])
+def test_backend_bpf_filters_with_the_ebpf_program_on_the_underlay(mode, match):
+    """Backend bpf where node_facts found the program runs: one filter on the underlay with the peers' node IPs;
+    no PODNET-INPUT, no ip set, no nftables table (the collection's are removed where nft is)."""
+    p = plan(mode, host='w0', members=SCATTERED, facts=dict(FACTS, bpf=BPF, nftables=NFT), encap_filter_backend='bpf')
+    peers = sorted(hv['podnet_node_ip'] for name, hv in SCATTERED[1:])
+    assert p['bpf_filters'] == [dict(dev='eth0', peers=peers, **match)]
+    assert [c['name'] for c in p['firewall']['chains']] == ['PODNET-FORWARD', 'PODNET-POSTROUTING']
+    assert p['ipsets'] == [] and p['nftables'] == []
+    names = [s.module for s in _converge.steps(p)]
+    # the filter is in place before the chains and the other tables go
+    assert names.index('bpf_filter') < names.index('firewall') < names.index('nftables')
+
+
+def test_backend_bpf_fails_where_the_host_cannot_run_it_and_on_an_ipv6_underlay():
+    why = 'the kernel does not run the eBPF filter (a tc filter of kind bpf (module cls_bpf): Operation not supported)'
+    with pytest.raises(_plan.PlanError) as err:
+        plan('vxlan', facts=dict(FACTS, bpf=dict(missing=why)), encap_filter_backend='bpf')
+    assert str(err.value) == ("worker2: podnet_encap_filter_backend 'bpf' cannot filter the encapsulation here: %s; "
+                              "use auto, nftables or iptables" % why)
+    with pytest.raises(_plan.PlanError, match="podnet_encap_filter_backend 'bpf' filters the encapsulation over an "
+                                              "IPv4 underlay only"):
+        plan('vxlan', members=DUAL6, facts=dict(FACTS6, bpf=BPF), vxlan_underlay='ipv6', encap_filter_backend='bpf')
+    # nothing to filter: no probe needed, no filter, no error
+    assert plan('host-gw', facts=FACTS, encap_filter_backend='bpf')['bpf_filters'] is None
+
+
+def test_a_recorded_ebpf_filter_is_removed_when_no_longer_wanted():
+    for p in (plan('vxlan', facts=dict(FACTS, recorded_bpf=['eth0'])),
+              plan('vxlan', facts=dict(FACTS, recorded_bpf=['eth0']), state='absent')):
+        assert p['bpf_filters'] == []
+        assert [s.args for s in _converge.steps(p) if s.module == 'bpf_filter'] == [dict(filters=[], purge=True)]
+    assert plan('vxlan', facts=FACTS)['bpf_filters'] is None
+
+
+def test_facts_request_probes_bpf_for_backend_bpf_only():
+    settings = _plan.normalise_settings('worker2', dict(mode='vxlan', encap_filter_backend='bpf'))
+    request = _plan.facts_request(REF, 'worker2', settings)
+    assert request['bpf'] is True and request['nftables'] == [] and 'ipset' not in request
+    assert 'bpf' not in _plan.facts_request(REF, 'worker2', dict(settings, encap_filter_backend='auto'))

@@ -86,6 +86,10 @@ CASES = [
     case('repair-unit-dir-relative', ('worker2', 'podnet_repair_unit_dir', 'etc/systemd'), dict(repair_unit_dir='etc/systemd')),
     case('node-ip6-missing-for-vxlan-over-ipv6', ('worker3', 'podnet_node_ip6', 'fd00:10:244:11::/64'),
          dict(vxlan_underlay='ipv6'), hostvars=DUAL_STACK),
+    case('filter-backend-unknown', ('worker2', 'podnet_encap_filter_backend', 'ebpf'), dict(encap_filter_backend='ebpf')),
+    case('filter-backend-bpf-over-the-ipv6-underlay', ('worker2', 'podnet_encap_filter_backend', 'bpf'),
+         dict(vxlan_underlay='ipv6', encap_filter_backend='bpf'),
+         hostvars=dict(DUAL_STACK, worker3=dict(DUAL_STACK['worker3'], podnet_node_ip6='fd57:4::21'))),
     case('node-ip6-missing-for-host-gw', ('worker3', 'podnet_node_ip6', 'fd00:10:244:11::/64'),
          dict(mode='host-gw'), hostvars=DUAL_STACK),
 ]
