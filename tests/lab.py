@@ -136,10 +136,14 @@ MACHINES_ROOT = '/var/lib/podnet/machines'
 
 
 def machine_leftovers(lab_name):
-    """What a lab of booted machines left behind: its namespaces, disks and keys, systemd-nspawn processes."""
+    """What a lab of booted machines left behind: its namespaces, disks and keys, systemd-nspawn processes and their
+    mount propagation folders."""
     left = [n for n in os.listdir('/run/netns') if n.startswith(lab_name + '-')] if os.path.isdir('/run/netns') else []
     if os.path.exists(os.path.join(MACHINES_ROOT, lab_name)):
         left.append(os.path.join(MACHINES_ROOT, lab_name))
+    propagate = '/run/systemd/nspawn/propagate'  # systemd-nspawn's folder per machine
+    if os.path.isdir(propagate):
+        left += [os.path.join(propagate, n) for n in os.listdir(propagate) if n.startswith(lab_name + '-')]
     for entry in os.listdir('/proc'):
         if entry.isdigit():
             try:

@@ -351,6 +351,9 @@ def support() -> str:
     _pid, status = os.waitpid(pid, 0)
     if not why and status != 0:
         why = 'the probe ended with status %d' % status
+    if 'errno %d' % errno.EPERM in why:
+        return ('this host may not load eBPF programs (%s): a container without the capabilities CAP_BPF and '
+                'CAP_SYS_ADMIN, or a system call filter, refuses bpf(2)' % why)
     return 'the kernel does not run the eBPF filter (%s)' % why if why else ''
 
 

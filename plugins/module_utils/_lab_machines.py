@@ -68,6 +68,7 @@ WHEELS = ('pyroute2==0.9.7',)
 IMAGE_FORMAT = 4  # bump when the image's recipe changes
 USER = 'podnet'
 BOOT_TIMEOUT = 120
+NSPAWN_PROPAGATE = '/run/systemd/nspawn/propagate'
 REBOOT_EXIT = 133  # systemd-nspawn's exit status after `systemctl reboot` inside
 
 
@@ -402,6 +403,8 @@ class Machines(object):
             return self.result()
         for name in present:
             self.stop(dict(name=name))
+            # systemd-nspawn's mount propagation folder of the machine, which a killed nspawn cannot remove itself
+            shutil.rmtree(os.path.join(NSPAWN_PROPAGATE, self.ns(name)), ignore_errors=True)
         for ns in namespaces:
             self._netns_del(ns)
         if os.path.isdir(self.dir):

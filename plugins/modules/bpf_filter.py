@@ -62,6 +62,8 @@ requirements:
   - A kernel with the bpf system call, eBPF programs of type C(sched_cls) (BPF_SYSCALL, NET_CLS_BPF, NET_SCH_INGRESS;
     Debian's, RHEL's and Ubuntu's kernels have them), a little-endian CPU, and root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
 notes:
+  - A container may not load eBPF programs (systemd-nspawn's and Docker's defaults refuse bpf(2)); the module fails
+    there and says so.
   - No compiler, libbpf or bpftool is needed on the host; the module loads the program itself (bpf(2) through ctypes).
   - M(openkube.podnet.node_facts) with O(openkube.podnet.node_facts#module:bpf=true) says beforehand whether the host
     can run it.

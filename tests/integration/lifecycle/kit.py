@@ -155,7 +155,7 @@ class Run(object):
 
     def converge(self):
         """{host: event} of the converge module (podnet_apply=one_call)."""
-        return dict((e['host'], e) for e in self.events if e['action'].endswith('converge'))
+        return dict((e['host'], e) for e in self.events if e['action'].endswith('converge') and e['status'] != 'skipped')
 
     def failures(self):
         return [e for e in self.events if e['status'] == 'failed']

@@ -180,9 +180,11 @@ def test_bad_input_fails_in_preflight_and_changes_nothing(lab, bad, path, tmp_pa
         outcome = dict(case=cid, rc=run.rc, seconds=run.seconds,
                        changed=sorted(set(e['task'] for e in run.events if e['changed'])),
                        changed_hosts=sorted(set(e['host'] for e in run.events if e['changed'])),
-                       beyond_preflight=sorted(set(e['task'] for e in run.events
-                                                   if e['action'].split('.')[-1] not in PREFLIGHT_ACTIONS)),
-                       beyond_one_execution=sorted(set(e['task'] for e in run.events if e['action'].split('.')[-1]
+                       # what ran (a skipped task ran nothing: the one-execution path's tasks under two phases)
+                       beyond_preflight=sorted(set(e['task'] for e in run.events if e['status'] != 'skipped'
+                                                   and e['action'].split('.')[-1] not in PREFLIGHT_ACTIONS)),
+                       beyond_one_execution=sorted(set(e['task'] for e in run.events if e['status'] != 'skipped'
+                                                       and e['action'].split('.')[-1]
                                                        not in PREFLIGHT_ACTIONS + ONE_EXECUTION_ACTIONS)),
                        kernel_changed=after != before,
                        messages=[('[%s] %s' % (e['host'], e['msg']))[:300] for e in run.failures()])
