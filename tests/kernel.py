@@ -111,3 +111,17 @@ def four_runs(name, args):
     again = run_module(name, args)
     assert again['changed'] is False, again
     return first_check, applied, second_check, again
+
+
+def udp_noports(ns):
+    """The namespace's count of UDP datagrams that reached no socket (/proc/net/snmp's Udp NoPorts): with nothing
+    listening, every datagram a filter lets through is counted there."""
+    lines = [line.split() for line in sh('ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp').splitlines() if line.startswith('Udp:')]
+    return int(lines[1][lines[0].index('NoPorts')])
+
+
+def send_udp(ns, source, count, port=8472, target='10.57.4.20'):
+    """``count`` 50-byte UDP datagrams from ``source`` (an address of the namespace) to ``target``:``port``."""
+    sh('ip', 'netns', 'exec', ns, 'python3', '-c',
+       'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind((%r, 0))\n'
+       'for _ in range(%d):\n    s.sendto(b"x" * 50, (%r, %d))' % (source, count, target, port))

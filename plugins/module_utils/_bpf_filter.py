@@ -190,7 +190,7 @@ def tags(protocol: str, dport: Optional[int]) -> Tuple[str, str]:
 
 # ---- bpf(2) ---------------------------------------------------------------------------------------------------
 
-_LIBC: Any = None
+_SYSCALL: Any = None  # (libc's syscall, bpf's number), on first use
 
 
 def unsupported() -> str:
@@ -204,15 +204,17 @@ def unsupported() -> str:
 
 def bpf(cmd: int, attr: bytes, what: str) -> int:
     """One bpf(2) call; returns its result (a file descriptor, or 0) or raises PodnetError naming ``what``."""
-    global _LIBC  # pylint: disable=global-statement
-    problem = unsupported()
-    if problem:
-        raise PodnetError('%s: %s' % (what, problem))
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-        _LIBC.syscall.restype = ctypes.c_long
+    global _SYSCALL  # pylint: disable=global-statement
+    if _SYSCALL is None:  # once per process: the CPU, then libc (a map of 256 peers is 256 calls)
+        problem = unsupported()
+        if problem:
+            raise PodnetError('%s: %s' % (what, problem))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        _SYSCALL = (libc.syscall, SYSCALLS[platform.machine()])
+    syscall, number = _SYSCALL
     buf = ctypes.create_string_buffer(attr, ATTR_SIZE)
-    result = _LIBC.syscall(SYSCALLS[platform.machine()], ctypes.c_int(cmd), buf, ctypes.c_uint(ATTR_SIZE))
+    result = syscall(number, ctypes.c_int(cmd), buf, ctypes.c_uint(ATTR_SIZE))
     if result < 0:
         code = ctypes.get_errno()
         raise PodnetError('%s failed: %s (errno %d)' % (what, os.strerror(code), code))

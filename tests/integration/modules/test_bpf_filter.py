@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from kernel import four_runs, run_module, sh
+from kernel import four_runs, run_module, send_udp, sh, udp_noports
 
 PEERS = ['10.57.4.21', '10.56.0.1']
 
@@ -91,34 +91,23 @@ def test_four_runs_peers_in_place_port_swapped_and_purge_beside_a_foreign_filter
     assert gone['changed'] is True and tc_filters(rx, dev) == [] and 'clsact' not in qdiscs(rx, dev), gone
 
 
-def _udp_noports(ns):
-    lines = [line.split() for line in sh('ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp').splitlines() if line.startswith('Udp:')]
-    return int(lines[1][lines[0].index('NoPorts')])
-
-
-def _send(ns, source, count, port=8472):
-    sh('ip', 'netns', 'exec', ns, 'python3', '-c',
-       'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind((%r, 0))\n'
-       'for _ in range(%d):\n    s.sendto(b"x" * 50, ("10.57.4.20", %d))' % (source, count, port))
-
-
 def test_the_filter_drops_vxlan_from_others_only(netns):
     rx, tx, dev = pair(netns, 'bpq')
-    before = _udp_noports(rx)
-    _send(tx, '10.57.4.99', 3)
-    assert _udp_noports(rx) == before + 3  # no filter yet: the stranger's datagrams arrive
+    before = udp_noports(rx)
+    send_udp(tx, '10.57.4.99', 3)
+    assert udp_noports(rx) == before + 3  # no filter yet: the stranger's datagrams arrive
     applied = run_module('bpf_filter', dict(netns=rx, filters=[dict(dev=dev, protocol='udp', dport=8472, peers=PEERS)]))
     assert applied['changed'] is True, applied
-    before = _udp_noports(rx)
-    _send(tx, '10.57.4.99', 5)
-    _send(tx, '10.57.4.21', 4)
-    _send(tx, '10.57.4.99', 2, port=4789)  # not the encapsulation: passed on
-    assert _udp_noports(rx) == before + 4 + 2  # the peer's four and the other port's two; none of the stranger's five
+    before = udp_noports(rx)
+    send_udp(tx, '10.57.4.99', 5)
+    send_udp(tx, '10.57.4.21', 4)
+    send_udp(tx, '10.57.4.99', 2, port=4789)  # not the encapsulation: passed on
+    assert udp_noports(rx) == before + 4 + 2  # the peer's four and the other port's two; none of the stranger's five
     # the peer leaves the map: its datagrams are dropped too
     run_module('bpf_filter', dict(netns=rx, filters=[dict(dev=dev, protocol='udp', dport=8472, peers=['10.56.0.1'])]))
-    before = _udp_noports(rx)
-    _send(tx, '10.57.4.21', 4)
-    assert _udp_noports(rx) == before
+    before = udp_noports(rx)
+    send_udp(tx, '10.57.4.21', 4)
+    assert udp_noports(rx) == before
 
 
 def test_bad_input_names_the_option_and_changes_nothing(netns):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from kernel import four_runs, run_module, sh
+from kernel import four_runs, run_module, send_udp, sh, udp_noports
 
 PEERS = ['10.57.4.21', '10.56.0.1']
 TABLE = dict(name='podnet', sets=[dict(name='peers', elements=PEERS)], chains=[dict(
@@ -58,17 +58,6 @@ def test_table_four_runs_changes_drift_and_purge_beside_a_foreign_table(netns):
     assert purged['changed'] is True and tables(ns) == [('inet', 'theirs')], (purged, tables(ns))
 
 
-def _udp_noports(ns):
-    lines = [line.split() for line in sh('ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp').splitlines() if line.startswith('Udp:')]
-    return int(lines[1][lines[0].index('NoPorts')])
-
-
-def _send(ns, source, count):
-    sh('ip', 'netns', 'exec', ns, 'python3', '-c',
-       'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind((%r, 0))\n'
-       'for _ in range(%d):\n    s.sendto(b"x" * 50, ("10.57.4.20", 8472))' % (source, count))
-
-
 def test_the_filter_drops_vxlan_from_others_only(netns):
     """Two namespaces on a veth: the receiver (10.57.4.20) with the table; the sender holds a peer's address
     (10.57.4.21) and a stranger's (10.57.4.99). Nothing listens on 8472, so every datagram the filter lets through
@@ -79,15 +68,15 @@ def test_the_filter_drops_vxlan_from_others_only(netns):
         for addr in addrs:
             sh('ip', '-n', ns, 'addr', 'add', addr, 'dev', dev)
         sh('ip', '-n', ns, 'link', 'set', dev, 'up')
-    before = _udp_noports(rx)
-    _send(tx, '10.57.4.99', 3)
-    assert _udp_noports(rx) == before + 3  # no filter yet: the stranger's datagrams arrive
+    before = udp_noports(rx)
+    send_udp(tx, '10.57.4.99', 3)
+    assert udp_noports(rx) == before + 3  # no filter yet: the stranger's datagrams arrive
     applied = run_module('nftables', dict(netns=rx, tables=[TABLE]))
     assert applied['changed'] is True, applied
-    before = _udp_noports(rx)
-    _send(tx, '10.57.4.99', 5)
-    _send(tx, '10.57.4.21', 4)
-    assert _udp_noports(rx) == before + 4  # the peer's four, none of the stranger's five
+    before = udp_noports(rx)
+    send_udp(tx, '10.57.4.99', 5)
+    send_udp(tx, '10.57.4.21', 4)
+    assert udp_noports(rx) == before + 4  # the peer's four, none of the stranger's five
 
 
 def test_bad_input_names_the_option_and_changes_nothing(netns):
